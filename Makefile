@@ -1,0 +1,58 @@
+# twilio-landing-zone: the two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+STACK ?= dev
+EMULATOR_PORT ?= 4010
+
+# Every target sees the checkout's own Pulumi engine and virtualenv first.
+export PATH := $(CURDIR)/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export PULUMI_SKIP_UPDATE_CHECK := true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
+# Local state without any account: a file backend inside the checkout (gitignored) and the
+# passphrase secrets provider. Set your own PULUMI_BACKEND_URL / PULUMI_CONFIG_PASSPHRASE
+# to override (README: "Pointing it at a real Twilio account").
+export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.state/backend
+export PULUMI_CONFIG_PASSPHRASE ?= twilio-landing-zone-local
+export PULUMI_HOME ?= $(CURDIR)/.state/pulumi-home
+export TWILIO_EMULATOR_URL ?= http://127.0.0.1:$(EMULATOR_PORT)
+
+.PHONY: help setup demo test lint emulator stack
+
+help:
+	@echo "make demo    set up if needed, start the local Twilio emulator, pulumi up the dev stack"
+	@echo "make test    set up if needed, run the whole test suite (unit, emulator, end to end)"
+	@echo "make setup   virtualenv + Pulumi engine (built from Go modules when none is installed)"
+	@echo "make emulator  run the local Twilio emulator in the foreground on port $(EMULATOR_PORT)"
+	@echo "make lint    ruff"
+
+setup: $(VENV)/.installed .bin/pulumi .state/backend
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+.bin/pulumi: scripts/install-pulumi tools/pulumi-cli/go.mod tools/language_host/pulumi-language-python
+	scripts/install-pulumi
+
+.state/backend:
+	@mkdir -p $@ $(PULUMI_HOME)
+
+stack: setup
+	@pulumi stack select --create $(STACK) --secrets-provider passphrase >/dev/null
+
+test: setup
+	$(VENV)/bin/python -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+emulator: setup
+	$(VENV)/bin/python -m emulator --port $(EMULATOR_PORT) --db .state/emulator.db
+
+demo: stack
+	scripts/demo
