@@ -1,0 +1,104 @@
+"""What every Twilio resource provider shares: credentials from `configure`, input checks
+through a pydantic model, a diff over declared inputs, and patience with Twilio's
+eventually consistent reads.
+
+Providers are pickled into state by reference (module + class), so they keep no state of
+their own beyond what `configure` sets in the provider process, and they capture nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, TypeVar
+
+from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ResourceProvider
+from pulumi.runtime.rpc import UNKNOWN
+from pydantic import BaseModel, ValidationError
+
+from providers.credentials import TwilioSession, resolve_parent_credentials
+from providers.errors import is_not_found
+
+T = TypeVar("T")
+
+# Twilio reads lag behind writes: a fetch just after a create may answer 404 for a while.
+SETTLE_SECONDS = 15.0
+
+
+def is_unknown(value: Any) -> bool:
+    return value == UNKNOWN
+
+
+def declared(props: dict[str, Any]) -> dict[str, Any]:
+    """Inputs without the engine's own keys (`__provider`)."""
+    return {key: value for key, value in props.items() if not key.startswith("__")}
+
+
+def settle(call: Callable[[], T], seconds: float = SETTLE_SECONDS) -> T:
+    """Retry a read that answers 404 until `seconds` have passed since the first try."""
+    deadline = time.monotonic() + seconds
+    delay = 0.1
+    while True:
+        try:
+            return call()
+        except Exception as error:
+            if not is_not_found(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+class TwilioProvider(ResourceProvider):
+    """Base of one Twilio resource type. Subclasses set the class attributes and implement
+    create/read/update/delete; check and diff come from here."""
+
+    kind: ClassVar[str]
+    inputs_model: ClassVar[type[BaseModel]]
+    # Inputs whose change means a new object (Twilio cannot change them in place).
+    replace_on: ClassVar[frozenset[str]] = frozenset()
+    # The instance pickled into state holds nothing secret: keep `__provider` in plain text.
+    serialize_as_secret_always = False
+
+    def configure(self, req) -> None:
+        self._session = TwilioSession(resolve_parent_credentials(req.config))
+
+    @property
+    def session(self) -> TwilioSession:
+        return self._session
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Validate through the inputs model and return the inputs normalized (defaults
+        filled in), so state records every setting we manage. During a preview, inputs that
+        are not known yet are left out of the check and checked once they are."""
+        inputs = declared(news)
+        known = {key: value for key, value in inputs.items() if not is_unknown(value)}
+        failures: list[CheckFailure] = []
+        normalized: dict[str, Any] | None = None
+        try:
+            model = self.inputs_model.model_validate(known)
+            normalized = model.model_dump(mode="json", exclude_none=True)
+        except ValidationError as error:
+            for problem in error.errors():
+                field = ".".join(str(part) for part in problem["loc"]) or "(inputs)"
+                if problem["type"] == "missing" and field in inputs:
+                    continue  # unknown during preview; checked again when it is known
+                failures.append(CheckFailure(field, f"{self.kind}: {problem['msg']}"))
+        failures += [CheckFailure(f, r) for f, r in self.extra_checks(known)]
+        if failures or normalized is None or len(known) < len(inputs):
+            return CheckResult(news, failures)
+        return CheckResult(normalized, [])
+
+    def extra_checks(self, inputs: dict[str, Any]) -> Iterable[tuple[str, str]]:
+        """Rules across fields that the model cannot state; (property, reason) pairs."""
+        return ()
+
+    def diff(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """Compare what is declared with what state last saw (outputs hold the observed
+        value of every managed input, so drift found by refresh shows up here)."""
+        changed = [
+            key
+            for key in self.inputs_model.model_fields
+            if is_unknown(news.get(key)) or olds.get(key) != news.get(key)
+        ]
+        replaces = [key for key in changed if key in self.replace_on]
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)

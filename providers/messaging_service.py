@@ -1,0 +1,197 @@
+"""MessagingService: one service per use case in a subaccount, with its settings and webhooks.
+
+Messaging v1 has no account in its paths: it acts on the account that signs the call, so every
+call here is signed by the subaccount itself. Every setting updates in place, the use case
+included; only a new subaccount or a new identity replaces the service.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+from pydantic import BaseModel, ConfigDict, Field
+
+from providers.base import TwilioProvider, settle
+from providers.errors import describe_failure, is_not_found
+from providers.identity import create_once, tagged
+
+RECENT_SECONDS = 60
+UseCase = Literal["notifications", "marketing", "verification", "discussion", "poll", "undeclared"]
+Method = Literal["GET", "POST"]
+
+# Our input name -> the twilio client's keyword (Twilio calls the use case `usecase`).
+CLIENT_PARAMETER = {"use_case": "usecase"}
+# Settings sent to Twilio; `None` URLs are sent as "" so that removing one clears it.
+SETTINGS = (
+    "friendly_name",
+    "use_case",
+    "sticky_sender",
+    "area_code_geomatch",
+    "smart_encoding",
+    "mms_converter",
+    "fallback_to_long_code",
+    "scan_message_content",
+    "validity_period",
+    "synchronous_validation",
+    "use_inbound_webhook_on_number",
+    "inbound_request_url",
+    "inbound_method",
+    "fallback_url",
+    "fallback_method",
+    "status_callback",
+)
+URL_SETTINGS = frozenset({"inbound_request_url", "fallback_url", "status_callback"})
+
+
+class MessagingServiceInputs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account_key: str = Field(min_length=1)
+    account_sid: str = Field(pattern=r"^AC[0-9a-f]{32}$")
+    tag: str = Field(pattern=r"^[0-9a-f]{10}$")
+    friendly_name: str = Field(min_length=1, max_length=64)
+    use_case: UseCase
+    sticky_sender: bool = True
+    area_code_geomatch: bool = True
+    smart_encoding: bool = True
+    mms_converter: bool = True
+    fallback_to_long_code: bool = False
+    scan_message_content: Literal["inherit", "enable", "disable"] = "inherit"
+    validity_period: int = Field(default=36000, ge=1, le=36000)
+    synchronous_validation: bool = False
+    use_inbound_webhook_on_number: bool = False
+    inbound_request_url: str | None = None
+    inbound_method: Method = "POST"
+    fallback_url: str | None = None
+    fallback_method: Method = "POST"
+    status_callback: str | None = None
+
+    def client_parameters(self) -> dict[str, Any]:
+        values = self.model_dump(mode="json")
+        return {
+            CLIENT_PARAMETER.get(name, name): ("" if values[name] is None else values[name])
+            for name in SETTINGS
+        }
+
+
+def observed_settings(service) -> dict[str, Any]:
+    """What Twilio holds, under our input names; empty URLs read as None."""
+    observed = {}
+    for name in SETTINGS:
+        value = getattr(service, CLIENT_PARAMETER.get(name, name))
+        if name in URL_SETTINGS and not value:
+            value = None
+        observed[name] = value
+    return observed
+
+
+class MessagingServiceProvider(TwilioProvider):
+    kind = "MessagingService"
+    inputs_model = MessagingServiceInputs
+    replace_on = frozenset({"account_sid", "tag"})
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = MessagingServiceInputs.model_validate(_inputs(props))
+        parameters = inputs.client_parameters()
+
+        def work(client):
+            services = client.messaging.v1.services
+
+            def find():
+                found = tagged(services.list(page_size=1000), inputs.tag, lambda s: s.friendly_name)
+                return found[0] if found else None
+
+            service, adopted = create_once(find, lambda: services.create(**parameters))
+            if adopted and observed_settings(service) != _settings(inputs):
+                service = services(service.sid).update(**parameters)
+            return service
+
+        try:
+            service = self.session.as_subaccount(inputs.account_sid, work)
+        except Exception as error:
+            raise describe_failure(self.kind, _name(inputs), error, "create") from None
+        outputs = dict(inputs.model_dump(mode="json"), sid=service.sid, created_at=time.time())
+        return CreateResult(service.sid, outputs)
+
+    def read(self, id: str, props: dict[str, Any]) -> ReadResult:
+        def fetch():
+            return self.session.as_subaccount(
+                props["account_sid"], lambda client: client.messaging.v1.services(id).fetch()
+            )
+
+        recent = time.time() - float(props.get("created_at") or 0) < RECENT_SECONDS
+        try:
+            service = settle(fetch) if recent else fetch()
+        except Exception as error:
+            if is_not_found(error):
+                return ReadResult(None, {})
+            raise describe_failure(self.kind, props.get("use_case", id), error, "read") from None
+        outputs = {key: value for key, value in props.items() if not key.startswith("__")}
+        outputs.update(observed_settings(service))
+        return ReadResult(id, outputs)
+
+    def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        inputs = MessagingServiceInputs.model_validate(_inputs(news))
+        try:
+            self.session.as_subaccount(
+                inputs.account_sid,
+                lambda client: client.messaging.v1.services(id).update(
+                    **inputs.client_parameters()
+                ),
+            )
+        except Exception as error:
+            raise describe_failure(self.kind, _name(inputs), error, "update") from None
+        return UpdateResult(
+            dict(inputs.model_dump(mode="json"), sid=id, created_at=olds.get("created_at"))
+        )
+
+    def delete(self, id: str, props: dict[str, Any]) -> None:
+        try:
+            self.session.as_subaccount(
+                props["account_sid"], lambda client: client.messaging.v1.services(id).delete()
+            )
+        except Exception as error:
+            if is_not_found(error):
+                return
+            raise describe_failure(self.kind, props.get("use_case", id), error, "delete") from None
+
+
+def _inputs(props: dict[str, Any]) -> dict[str, Any]:
+    return {key: props[key] for key in MessagingServiceInputs.model_fields if key in props}
+
+
+def _settings(inputs: MessagingServiceInputs) -> dict[str, Any]:
+    values = inputs.model_dump(mode="json")
+    return {name: values[name] for name in SETTINGS}
+
+
+def _name(inputs: MessagingServiceInputs) -> str:
+    return f"{inputs.account_key}/{inputs.use_case}"
+
+
+class MessagingService(Resource, module="twilio", name="MessagingService"):
+    sid: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        account_key: str,
+        account_sid: pulumi.Input[str],
+        tag: str,
+        settings: dict[str, Any],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """`settings`: friendly_name, use_case and the service settings and webhooks, named
+        as in MessagingServiceInputs (status_callback may be an Output)."""
+        props = {
+            "account_key": account_key,
+            "account_sid": account_sid,
+            "tag": tag,
+            **settings,
+            "sid": None,
+        }
+        super().__init__(MessagingServiceProvider(), resource_name, props, opts)

@@ -1,0 +1,218 @@
+"""PhoneNumber: a number bought into a subaccount, by exact number or by search.
+
+Numbers are hard to get back once released, so nothing here releases one unless the stack
+says so (`release_on_delete`); a changed search never buys a new number for an existing one,
+and an exact number is named by its digits (a different number is a different resource, not
+a replacement).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any, Literal
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from providers.base import TwilioProvider, settle
+from providers.errors import TwilioResourceError, describe_failure, is_not_found, twilio_code
+from providers.identity import create_once, tagged
+
+RECENT_SECONDS = 60
+# Candidates drawn per search: concurrent purchases in one area code must not all race for
+# the first number Twilio lists.
+SEARCH_PAGE = 20
+NOT_AVAILABLE = 21422
+WEBHOOKS = ("sms_url", "sms_method", "sms_fallback_url", "sms_fallback_method")
+
+
+class PhoneNumberInputs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account_key: str = Field(min_length=1)
+    account_sid: str = Field(pattern=r"^AC[0-9a-f]{32}$")
+    use_case: str = Field(min_length=1)
+    tag: str = Field(pattern=r"^[0-9a-f]{10}$")
+    friendly_name: str = Field(min_length=1, max_length=64)
+    phone_number: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{1,14}$")
+    country: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+    area_code: str | None = Field(default=None, pattern=r"^[2-9][0-9]{2}$")
+    contains: str | None = None
+    sms_enabled: bool = True
+    sms_url: str | None = None
+    sms_method: Literal["GET", "POST"] = "POST"
+    sms_fallback_url: str | None = None
+    sms_fallback_method: Literal["GET", "POST"] = "POST"
+    release_on_delete: bool = False
+
+    @model_validator(mode="after")
+    def exact_number_or_search(self) -> PhoneNumberInputs:
+        if self.phone_number and (self.area_code or self.contains):
+            raise ValueError("give an exact phone_number or search filters, not both")
+        return self
+
+    def webhook_parameters(self) -> dict[str, str]:
+        values = self.model_dump(mode="json")
+        return {name: values[name] or "" for name in WEBHOOKS}
+
+
+class PhoneNumberProvider(TwilioProvider):
+    kind = "PhoneNumber"
+    inputs_model = PhoneNumberInputs
+    replace_on = frozenset({"account_sid", "tag", "phone_number"})
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = PhoneNumberInputs.model_validate(_inputs(props))
+        numbers = self.session.parent().api.v2010.accounts(inputs.account_sid)
+
+        def find():
+            found = tagged(
+                numbers.incoming_phone_numbers.list(page_size=1000),
+                inputs.tag,
+                lambda n: n.friendly_name,
+            )
+            return found[0] if found else None
+
+        try:
+            number, adopted = create_once(find, lambda: self._buy(numbers, inputs))
+            if adopted:
+                number = numbers.incoming_phone_numbers(number.sid).update(
+                    friendly_name=inputs.friendly_name, **inputs.webhook_parameters()
+                )
+        except TwilioResourceError:
+            raise
+        except Exception as error:
+            raise describe_failure(self.kind, _name(inputs), error, "purchase") from None
+        return CreateResult(number.sid, self._outputs(inputs, number, time.time()))
+
+    def read(self, id: str, props: dict[str, Any]) -> ReadResult:
+        fetch = (
+            self.session.parent()
+            .api.v2010.accounts(props["account_sid"])
+            .incoming_phone_numbers(id)
+            .fetch
+        )
+        recent = time.time() - float(props.get("created_at") or 0) < RECENT_SECONDS
+        try:
+            number = settle(fetch) if recent else fetch()
+        except Exception as error:
+            if is_not_found(error):
+                return ReadResult(None, {})
+            raise describe_failure(
+                self.kind, props.get("friendly_name", id), error, "read"
+            ) from None
+        outputs = {key: value for key, value in props.items() if not key.startswith("__")}
+        outputs["friendly_name"] = number.friendly_name
+        for name in WEBHOOKS:
+            observed = getattr(number, name)
+            outputs[name] = observed or None
+        return ReadResult(id, outputs)
+
+    def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        inputs = PhoneNumberInputs.model_validate(_inputs(news))
+        numbers = self.session.parent().api.v2010.accounts(inputs.account_sid)
+        try:
+            number = numbers.incoming_phone_numbers(id).update(
+                friendly_name=inputs.friendly_name, **inputs.webhook_parameters()
+            )
+        except Exception as error:
+            raise describe_failure(self.kind, _name(inputs), error, "update") from None
+        return UpdateResult(self._outputs(inputs, number, olds.get("created_at")))
+
+    def delete(self, id: str, props: dict[str, Any]) -> None:
+        if not props.get("release_on_delete"):
+            # Retained: the number stays in the subaccount, tagged, ready to be adopted again.
+            return
+        numbers = self.session.parent().api.v2010.accounts(props["account_sid"])
+        try:
+            numbers.incoming_phone_numbers(id).delete()
+        except Exception as error:
+            if is_not_found(error):
+                return
+            raise describe_failure(
+                self.kind, props.get("phone_number") or id, error, "release"
+            ) from None
+
+    def _buy(self, account, inputs: PhoneNumberInputs):
+        buy = account.incoming_phone_numbers.create
+        extra = dict(friendly_name=inputs.friendly_name, **inputs.webhook_parameters())
+        if inputs.phone_number:
+            return buy(phone_number=inputs.phone_number, **extra)
+        search = {"sms_enabled": inputs.sms_enabled, "limit": SEARCH_PAGE}
+        if inputs.area_code:
+            search["area_code"] = inputs.area_code
+        if inputs.contains:
+            search["contains"] = inputs.contains
+        candidates = account.available_phone_numbers(inputs.country).local.list(**search)
+        random.shuffle(candidates)
+        for candidate in candidates:
+            try:
+                return buy(phone_number=candidate.phone_number, **extra)
+            except Exception as error:
+                if twilio_code(error) != NOT_AVAILABLE:
+                    raise
+        raise TwilioResourceError(
+            self.kind,
+            _name(inputs),
+            f"no {inputs.country} number is available for {_criteria(inputs)}; widen the "
+            "search (another area code, fewer `contains` digits) and run `pulumi up` again.",
+        )
+
+    @staticmethod
+    def _outputs(inputs: PhoneNumberInputs, number, created_at) -> dict[str, Any]:
+        return dict(
+            inputs.model_dump(mode="json"),
+            sid=number.sid,
+            number=number.phone_number,
+            friendly_name=number.friendly_name,
+            created_at=created_at,
+        )
+
+
+def _criteria(inputs: PhoneNumberInputs) -> str:
+    parts = [f"area code {inputs.area_code}"] if inputs.area_code else []
+    parts += [f"numbers containing {inputs.contains}"] if inputs.contains else []
+    return " and ".join(parts) or "any local number"
+
+
+def _inputs(props: dict[str, Any]) -> dict[str, Any]:
+    return {key: props[key] for key in PhoneNumberInputs.model_fields if key in props}
+
+
+def _name(inputs: PhoneNumberInputs) -> str:
+    return inputs.friendly_name
+
+
+class PhoneNumber(Resource, module="twilio", name="PhoneNumber"):
+    sid: pulumi.Output[str]
+    number: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        account_key: str,
+        account_sid: pulumi.Input[str],
+        use_case: str,
+        tag: str,
+        friendly_name: str,
+        search_or_number: dict[str, Any],
+        sms_webhooks: dict[str, Any],
+        release_on_delete: bool,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "account_key": account_key,
+            "account_sid": account_sid,
+            "use_case": use_case,
+            "tag": tag,
+            "friendly_name": friendly_name,
+            **search_or_number,
+            **sms_webhooks,
+            "release_on_delete": release_on_delete,
+            "sid": None,
+            "number": None,
+        }
+        super().__init__(PhoneNumberProvider(), resource_name, props, opts)
