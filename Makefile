@@ -19,16 +19,20 @@ export PULUMI_CONFIG_PASSPHRASE ?= twilio-landing-zone-local
 export PULUMI_HOME ?= $(CURDIR)/.state/pulumi-home
 export TWILIO_EMULATOR_URL ?= http://127.0.0.1:$(EMULATOR_PORT)
 
-.PHONY: help setup demo test lint emulator stack
+COLLECTOR_PORT ?= 4020
+
+.PHONY: help setup demo test lint emulator collector stack policy-check
 
 help:
 	@echo "make demo    set up if needed, start the local Twilio emulator, pulumi up the dev stack"
 	@echo "make test    set up if needed, run the whole test suite (unit, emulator, end to end)"
 	@echo "make setup   virtualenv + Pulumi engine (built from Go modules when none is installed)"
 	@echo "make emulator  run the local Twilio emulator in the foreground on port $(EMULATOR_PORT)"
+	@echo "make policy-check STACK=dev|prod   pulumi preview with the policy pack (no Twilio calls)"
+	@echo "make collector  run the status-callback collector in the foreground on port $(COLLECTOR_PORT)"
 	@echo "make lint    ruff"
 
-setup: $(VENV)/.installed .bin/pulumi .state/backend
+setup: $(VENV)/.installed .bin/pulumi .bin/actionlint .state/backend
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +42,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 .bin/pulumi: scripts/install-pulumi tools/pulumi-cli/go.mod tools/language_host/pulumi-language-python
 	scripts/install-pulumi
+
+.bin/actionlint: scripts/install-actionlint tools/actionlint/go.mod
+	scripts/install-actionlint
 
 .state/backend:
 	@mkdir -p $@ $(PULUMI_HOME)
@@ -53,6 +60,12 @@ lint: setup
 
 emulator: setup
 	$(VENV)/bin/python -m emulator --port $(EMULATOR_PORT) --db .state/emulator.db
+
+collector: setup
+	$(VENV)/bin/python -m collector serve --port $(COLLECTOR_PORT)
+
+policy-check: stack
+	scripts/policy-check $(STACK)
 
 demo: stack
 	scripts/demo

@@ -1,0 +1,14 @@
+"""twilio-landing-zone: the estate declared in Pulumi.<stack>.yaml, made real in Twilio."""
+
+import pulumi
+
+from architecture import build_plan
+from components.landing_zone import LandingZone, LandingZoneArgs
+from components.stack_settings import announce_credentials, load_settings
+
+announce_credentials()
+plan = build_plan(load_settings())
+landing_zone = LandingZone("landing-zone", LandingZoneArgs(plan=plan))
+
+pulumi.export("tenants", landing_zone.summary())
+pulumi.export("api_key_secrets", landing_zone.api_key_secrets())

@@ -1,0 +1,80 @@
+"""Deterministic identity of everything the landing zone creates.
+
+Logical names are the Pulumi resource names; they derive from the immutable tenant key so a
+rename (display_name) never replaces anything. The identity tag is a short hash of project, stack,
+tenant key and logical name, embedded in the object's Twilio FriendlyName, so a provider can find
+and adopt an object whose create outcome it never saw (timeout, killed run, skipped checkpoint)
+instead of creating a twin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+TAG_NAMESPACE = "tlz"
+TAG_LENGTH = 10
+FRIENDLY_NAME_LIMIT = 64
+
+_TAG_PATTERN = re.compile(rf"\[{TAG_NAMESPACE}:([0-9a-f]{{{TAG_LENGTH}}})\]")
+_BARE_TAG = re.compile(rf"[0-9a-f]{{{TAG_LENGTH}}}")
+# Joins the tag's inputs; no project, stack, key or logical name can contain it, so
+# ("a-b", "c") and ("a", "b-c") never hash alike.
+_SEPARATOR = "\x1f"
+
+
+def identity_tag(project: str, stack: str, tenant_key: str, logical_name: str) -> str:
+    """The bare tag (10 lowercase hex characters) of one object."""
+    material = _SEPARATOR.join((project, stack, tenant_key, logical_name))
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:TAG_LENGTH]
+
+
+def render_tag(tag: str) -> str:
+    """The tag as it appears in a FriendlyName: `[tlz:3f9a0c12de]`."""
+    if not _BARE_TAG.fullmatch(tag):
+        raise ValueError(f"{tag!r} is not an identity tag ({TAG_LENGTH} lowercase hex characters)")
+    return f"[{TAG_NAMESPACE}:{tag}]"
+
+
+def friendly_name(human: str, tag: str) -> str:
+    """`<human> [tlz:<tag>]`, at most 64 characters: the human part is cut, never the tag."""
+    rendered = render_tag(tag)
+    room = FRIENDLY_NAME_LIMIT - len(rendered) - 1
+    text = " ".join(human.split())[:room].rstrip()
+    return f"{text} {rendered}" if text else rendered
+
+
+def parse_tag(friendly_name: str | None) -> str | None:
+    """The bare tag embedded in a FriendlyName (the last one if edited in twice), else None."""
+    if not friendly_name:
+        return None
+    found = _TAG_PATTERN.findall(friendly_name)
+    return found[-1] if found else None
+
+
+def account_logical_name(tenant_key: str) -> str:
+    return tenant_key
+
+
+def api_key_logical_name(tenant_key: str, key_name: str) -> str:
+    return f"{tenant_key}-key-{key_name}"
+
+
+def service_logical_name(tenant_key: str, use_case: str) -> str:
+    return f"{tenant_key}-svc-{use_case}"
+
+
+def sender_pool_logical_name(tenant_key: str, use_case: str) -> str:
+    return f"{service_logical_name(tenant_key, use_case)}-pool"
+
+
+def phone_number_logical_name(tenant_key: str, use_case: str, position: int) -> str:
+    """A searched number: its 1-based position in its service's search."""
+    return f"{tenant_key}-num-{use_case}-{position}"
+
+
+def exact_number_logical_name(tenant_key: str, e164: str) -> str:
+    """An exact number is named by its digits alone: removing one from a list does not rename
+    the others, and moving it to another service of the tenant keeps the same resource (and
+    the same number), instead of a release and a purchase."""
+    return f"{tenant_key}-num-{e164.lstrip('+')}"

@@ -1,0 +1,160 @@
+"""Stack config (a Pulumi.<stack>.yaml file, or the values Pulumi hands the program) -> settings.
+
+Only the project namespace is ours: `twilio:*` keys are the provider's, `{secure: ...}` values
+are secrets we never read here, and top-level keys other than `config` (Pulumi adds
+`encryptionsalt:`, users may add `environment:`) are Pulumi's business.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from architecture.errors import ArchitectureError, problems_from, show
+from architecture.model import StackSettings
+from architecture.rulebook import validate_tree
+
+PROJECT = "twilio-landing-zone"
+ARCHITECTURE_KEY = "architecture"
+COLLECTOR_URL_KEY = "collectorUrl"
+_OWN_KEYS = (ARCHITECTURE_KEY, COLLECTOR_URL_KEY)
+
+
+def stack_name_of(path: str | Path) -> str:
+    """`Pulumi.prod.yaml` -> `prod` (any other file name: its stem)."""
+    name = Path(path).name
+    for suffix in (".yaml", ".yml"):
+        if name.startswith("Pulumi.") and name.endswith(suffix):
+            return name[len("Pulumi.") : -len(suffix)]
+    return Path(path).stem
+
+
+def load_stack_config(
+    path: str | Path, project: str = PROJECT, *, stack: str | None = None
+) -> StackSettings:
+    """Read and validate a `Pulumi.<stack>.yaml`; the stack name comes from the file name."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ArchitectureError([f"cannot read the stack file: {error.strerror}"], source) from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ArchitectureError([f"not valid YAML{where}: {problem}"], source) from None
+    if document is None:
+        document = {}
+    if not isinstance(document, Mapping):
+        raise ArchitectureError(
+            [f"a stack file is a mapping with a 'config:' key, got {show(document)}"], source
+        )
+    config = document.get("config") or {}
+    if not isinstance(config, Mapping):
+        raise ArchitectureError([f"config: expected a mapping, got {show(config)}"], source)
+    return load_config_values(
+        config, stack=stack or stack_name_of(path), project=project, source=source
+    )
+
+
+def load_config_values(
+    values: Mapping[str, Any],
+    *,
+    stack: str,
+    project: str = PROJECT,
+    source: str | None = None,
+    secret_keys: Collection[str] = (),
+) -> StackSettings:
+    """Validate namespaced config values (`{"<project>:architecture": ..., ...}`).
+
+    Accepts a stack file's `config:` mapping or the engine's PULUMI_CONFIG, where structured
+    values arrive as JSON text and secrets arrive decrypted: pass the engine's secret keys
+    (PULUMI_CONFIG_SECRET_KEYS) so they are left out like `{secure: ...}` values are.
+    """
+    prefix = f"{project}:"
+    own = {key[len(prefix) :]: value for key, value in values.items() if key.startswith(prefix)}
+    problems: list[str] = []
+    plain: dict[str, Any] = {}
+    for key, value in own.items():
+        if _is_secure(value) or f"{prefix}{key}" in secret_keys:
+            if key in _OWN_KEYS:
+                problems.append(f"{prefix}{key}: must be a plain value, not a secret")
+            continue
+        plain[key] = value
+    if ARCHITECTURE_KEY not in own:
+        problems.append(
+            f"{prefix}{ARCHITECTURE_KEY}: is required; the stack declares no architecture"
+            + _did_you_mean(ARCHITECTURE_KEY, own, prefix)
+        )
+    if problems:
+        raise ArchitectureError(problems, source)
+    architecture = _maybe_json(plain.pop(ARCHITECTURE_KEY))
+    collector_url = plain.pop(COLLECTOR_URL_KEY, None)
+    try:
+        return load_architecture(
+            architecture,
+            stack=stack,
+            collector_url=collector_url,
+            project=project,
+            settings=plain,
+            source=source,
+        )
+    except ArchitectureError as error:
+        problems = list(error.problems)
+        unset = f"needs {prefix}{COLLECTOR_URL_KEY}, which this stack does not set"
+        hint = _did_you_mean(COLLECTOR_URL_KEY, own, prefix)
+        if hint and any(unset in problem for problem in problems):
+            problems.append(f"{prefix}{COLLECTOR_URL_KEY}: is not set{hint}")
+        raise ArchitectureError(problems, source) from None
+
+
+def load_architecture(
+    architecture: Any,
+    *,
+    stack: str,
+    collector_url: str | None = None,
+    project: str = PROJECT,
+    settings: Mapping[str, Any] | None = None,
+    source: str | None = None,
+) -> StackSettings:
+    """Validate the architecture object as `pulumi.Config().require_object("architecture")`
+    returns it, with the stack's `collectorUrl` (`config.get("collectorUrl")`)."""
+    try:
+        return validate_tree(
+            StackSettings,
+            {
+                "project": project,
+                "stack": stack,
+                "architecture": architecture,
+                "collector_url": collector_url,
+                "settings": dict(settings or {}),
+            },
+        )
+    except ValidationError as error:
+        raise ArchitectureError(problems_from(error, StackSettings, project), source) from None
+
+
+def _is_secure(value: Any) -> bool:
+    return isinstance(value, Mapping) and set(value) == {"secure"}
+
+
+def _maybe_json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _did_you_mean(wanted: str, present: Mapping[str, Any], prefix: str) -> str:
+    close = difflib.get_close_matches(wanted, [k for k in present if k != wanted], n=1, cutoff=0.7)
+    return f" (found {prefix}{close[0]}: did you mean {prefix}{wanted}?)" if close else ""

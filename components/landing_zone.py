@@ -1,0 +1,67 @@
+"""The landing zone: every tenant a stack declares, built from the plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from architecture.planner import Plan
+from components.tenant import Tenant, TenantArgs
+
+
+@dataclass(frozen=True)
+class LandingZoneArgs:
+    plan: Plan
+
+
+class LandingZone(pulumi.ComponentResource):
+    tenants: dict[str, Tenant]
+
+    def __init__(
+        self, name: str, args: LandingZoneArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("twilio-landing-zone:index:LandingZone", name, None, opts)
+        plan = args.plan
+        self.tenants = {
+            account.account_key: Tenant(
+                account.account_key,
+                TenantArgs(account=account, project=plan.project, stack=plan.stack),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for account in plan.accounts
+        }
+        self.register_outputs({"tenants": sorted(self.tenants)})
+
+    def summary(self) -> pulumi.Output[dict]:
+        """Per tenant: subaccount, key and service SIDs (no secrets)."""
+        return pulumi.Output.all(
+            **{
+                key: pulumi.Output.all(
+                    subaccount_sid=tenant.subaccount.sid,
+                    api_key_sids=pulumi.Output.all(
+                        **{name: api_key.sid for name, api_key in tenant.api_keys.items()}
+                    ),
+                    service_sids=pulumi.Output.all(
+                        **{
+                            use_case: messaging.service.sid
+                            for use_case, messaging in tenant.messaging.items()
+                        }
+                    ),
+                )
+                for key, tenant in self.tenants.items()
+            }
+        )
+
+    def api_key_secrets(self) -> pulumi.Output[dict]:
+        """Per tenant and key name, the key's secret (a secret output)."""
+        return pulumi.Output.secret(
+            pulumi.Output.all(
+                **{
+                    key: pulumi.Output.all(
+                        **{name: api_key.secret for name, api_key in tenant.api_keys.items()}
+                    )
+                    for key, tenant in self.tenants.items()
+                }
+            )
+        )

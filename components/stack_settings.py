@@ -1,0 +1,39 @@
+"""The running stack's settings, read from the config Pulumi hands the program."""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from architecture import ArchitectureError, StackSettings, load_config_values
+from providers.credentials import ACCOUNT_SID_KEY, AUTH_TOKEN_KEY, CredentialsError, describe_source
+
+
+def load_settings() -> StackSettings:
+    """Validate the stack file's estate; a bad one stops the run with every problem named,
+    before any resource is registered."""
+    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret_keys = [key for key in values if runtime_config.is_config_secret(key)]
+    secret_keys += runtime_config.get_config_secret_keys_env()
+    try:
+        return load_config_values(
+            values,
+            stack=pulumi.get_stack(),
+            project=pulumi.get_project(),
+            secret_keys=tuple(secret_keys),
+        )
+    except ArchitectureError as error:
+        raise pulumi.RunError(str(error)) from None
+
+
+def announce_credentials() -> None:
+    """One line at the start of a run: which Twilio this stack talks to."""
+    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    try:
+        notice = describe_source(
+            account_sid=values.get(ACCOUNT_SID_KEY),
+            token_configured=bool(values.get(AUTH_TOKEN_KEY)),
+        )
+    except CredentialsError as error:
+        raise pulumi.RunError(str(error)) from None
+    pulumi.log.info(notice)
