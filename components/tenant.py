@@ -40,6 +40,7 @@ class Tenant(pulumi.ComponentResource):
             SubaccountInputs(
                 account_key=account.account_key,
                 environment=account.environment,
+                role=account.role,
                 friendly_name=account.friendly_name,
                 tag=account.tag,
             ),

@@ -8,16 +8,19 @@ their own beyond what `configure` sets in the provider process, and they capture
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 
+import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ResourceProvider
+from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 from pydantic import BaseModel, ValidationError
 
 from providers.credentials import TwilioSession, resolve_parent_credentials
-from providers.errors import is_not_found
+from providers.errors import TwilioResourceError, is_not_found
 
 T = TypeVar("T")
 
@@ -26,7 +29,15 @@ SETTLE_SECONDS = 15.0
 
 
 def is_unknown(value: Any) -> bool:
-    return value == UNKNOWN
+    """During a preview, check/diff receive values not known yet (an SID Twilio has not
+    assigned): as Unknown objects, Outputs, the UNKNOWN sentinel, or lists holding them."""
+    if isinstance(value, list | tuple):
+        return any(is_unknown(item) for item in value)
+    if isinstance(value, dict):
+        return any(is_unknown(item) for item in value.values())
+    return isinstance(value, Unknown | pulumi.Output) or (
+        isinstance(value, str) and value == UNKNOWN
+    )
 
 
 def declared(props: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +59,21 @@ def settle(call: Callable[[], T], seconds: float = SETTLE_SECONDS) -> T:
         delay = min(delay * 2, 2.0)
 
 
+def _readable(method: Callable[..., T]) -> Callable[..., T]:
+    """The engine prints a provider error's whole traceback. For our own errors (they name
+    the resource and Twilio's code), drop the frames below the provider method so the
+    message, not the stack, is what a person reads."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args):
+        try:
+            return method(self, *args)
+        except TwilioResourceError as error:
+            raise error.with_traceback(None) from None
+
+    return wrapper
+
+
 class TwilioProvider(ResourceProvider):
     """Base of one Twilio resource type. Subclasses set the class attributes and implement
     create/read/update/delete; check and diff come from here."""
@@ -58,6 +84,12 @@ class TwilioProvider(ResourceProvider):
     replace_on: ClassVar[frozenset[str]] = frozenset()
     # The instance pickled into state holds nothing secret: keep `__provider` in plain text.
     serialize_as_secret_always = False
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("create", "read", "update", "delete"):
+            if name in cls.__dict__:
+                setattr(cls, name, _readable(cls.__dict__[name]))
 
     def configure(self, req) -> None:
         self._session = TwilioSession(resolve_parent_credentials(req.config))

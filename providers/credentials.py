@@ -24,7 +24,8 @@ from emulator.defaults import (
     DEV_ACCOUNT_SID,
     DEV_AUTH_TOKEN,
 )
-from providers.client import build_client
+from providers.client import build_client, make_http_client
+from providers.transport import RetryingHttpClient
 
 T = TypeVar("T")
 
@@ -55,6 +56,16 @@ class ParentCredentials:
                 f"{self.emulator_url} (development account {self.account_sid})."
             )
         return f"Using Twilio account {self.account_sid} (credentials from {self.source})."
+
+
+def describe_source(
+    account_sid: str | None, token_configured: bool, environ: Mapping[str, str] | None = None
+) -> str:
+    """The one-line notice for the program, decided as the providers will decide it, from
+    the stack config's SID and whether a token is configured (the token is never read)."""
+    placeholder = "configured" if token_configured else None
+    config = {ACCOUNT_SID_KEY: account_sid, AUTH_TOKEN_KEY: placeholder}
+    return resolve_parent_credentials(config, environ).describe()
 
 
 def resolve_parent_credentials(
@@ -90,6 +101,8 @@ class TwilioSession:
 
     def __init__(self, credentials: ParentCredentials) -> None:
         self.credentials = credentials
+        # One connection pool for every client of this process, with retries around it.
+        self._http = RetryingHttpClient(make_http_client(credentials.emulator_url))
 
     def parent(self) -> Client:
         return self._client(self.credentials.account_sid, self.credentials.auth_token)
@@ -125,9 +138,4 @@ class TwilioSession:
         return account.auth_token
 
     def _client(self, username: str, password: str, account_sid: str | None = None) -> Client:
-        return build_client(
-            username,
-            password,
-            account_sid=account_sid,
-            emulator_url=self.credentials.emulator_url,
-        )
+        return build_client(username, password, account_sid=account_sid, http_client=self._http)

@@ -27,6 +27,8 @@ class SubaccountInputs(BaseModel):
 
     account_key: str = Field(min_length=1)
     environment: str = Field(min_length=1)
+    # business_unit, customer or shared: what the policy pack checks ISV tenancy against.
+    role: Literal["business_unit", "customer", "shared"]
     friendly_name: str = Field(min_length=1, max_length=64)
     tag: str = Field(pattern=r"^[0-9a-f]{10}$")
     status: Literal["active", "suspended"] = "active"

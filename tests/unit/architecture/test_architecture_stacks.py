@@ -60,7 +60,8 @@ def test_numbers_are_bought_by_us_area_code_search(stack: str) -> None:
         assert number.search is not None
         assert number.search.country == "US"
         assert number.search.area_code is not None
-        assert number.release_on_delete is False
+        # Non-production numbers are disposable; production numbers are retained.
+        assert number.release_on_delete is (stack == "dev")
 
 
 def test_dev_owns_one_shared_subaccount_per_non_production_environment() -> None:
