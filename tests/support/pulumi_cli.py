@@ -42,7 +42,8 @@ class PulumiWorkspace:
 
     project_dir: Path
     state_dir: Path
-    passphrase: str = "test-passphrase"
+    # The shipped stack files carry the salt of the documented local passphrase.
+    passphrase: str = "twilio-landing-zone-local"
     extra_env: dict[str, str] = field(default_factory=dict)
     transcript: list[CommandResult] = field(default_factory=list)
 

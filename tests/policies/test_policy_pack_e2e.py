@@ -1,0 +1,174 @@
+"""The pack through the real CLI: `pulumi preview --policy-pack` fails on a mandatory violation
+with the `[mandatory]  <rule>` line and what must change, and passes the shipped stacks.
+
+Previews only: no Twilio call, no emulator. Each test previews a copy of a program in a tmp
+directory with its own file backend (never the checkout's .state/).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.pulumi_cli import REPO_ROOT, VENV_DIR, CommandResult, PulumiWorkspace
+
+pytestmark = pytest.mark.e2e
+
+PACK = REPO_ROOT / "policies"
+CONFIG = PACK / "config"
+VIOLATIONS = Path(__file__).parent / "violations" / "__main__.py"
+SERVICE = "pulumi-python:dynamic/twilio:MessagingService"
+SUBACCOUNT = "pulumi-python:dynamic/twilio:Subaccount"
+PACK_LINE = "twilio-guardrails@v0.1.0"
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+def _copy_support(project: Path) -> None:
+    """What the providers import, beside the program (as in the repo)."""
+    for package in ("providers", "architecture"):
+        shutil.copytree(REPO_ROOT / package, project / package, ignore=IGNORED)
+    (project / "emulator").mkdir()
+    for name in ("__init__.py", "defaults.py"):
+        shutil.copy2(REPO_ROOT / "emulator" / name, project / "emulator" / name)
+
+
+def _pulumi_yaml(project: Path, name: str) -> None:
+    # The repo's Pulumi.yaml points at `.venv` relative to the project: a copy points at the
+    # checkout's venv instead.
+    (project / "Pulumi.yaml").write_text(
+        f"name: {name}\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
+        f"    virtualenv: {VENV_DIR}\n"
+    )
+
+
+def preview(workspace: PulumiWorkspace, config: str) -> CommandResult:
+    return workspace.run(
+        "preview",
+        "--policy-pack",
+        str(PACK),
+        "--policy-pack-config",
+        str(CONFIG / f"{config}.json"),
+        check=False,
+    )
+
+
+def violation_line(level: str, rule: str, token: str, name: str) -> str:
+    return f"[{level}]  {rule}  ({token}: {name})"
+
+
+# -- the test-only program that registers violating resources directly ----------------------
+
+
+@pytest.fixture
+def violations(tmp_path: Path):
+    project = tmp_path / "violations"
+    project.mkdir()
+    shutil.copy2(VIOLATIONS, project / "__main__.py")
+    _copy_support(project)
+    _pulumi_yaml(project, "violations")
+    workspace = PulumiWorkspace(project_dir=project, state_dir=tmp_path / "state")
+    workspace.init_stack("test")
+
+    def estate(scenario: str) -> PulumiWorkspace:
+        workspace.set_config("scenario", scenario)
+        return workspace
+
+    return estate
+
+
+@pytest.mark.parametrize("config", ["dev", "prod"])
+def test_a_service_on_the_parent_account_fails_everywhere(violations, config: str) -> None:
+    result = preview(violations("service-on-parent"), config)
+    assert result.returncode == 1, result
+    line = violation_line("mandatory", "no-sending-from-parent", SERVICE, "parent-svc-marketing")
+    assert line in result.output, result
+    assert (
+        "MessagingService 'parent-svc-marketing' is a Messaging Service on the parent account "
+        "(account_key 'parent'); the parent account never sends. Move it into a tenant's "
+        "subaccount" in result.output
+    ), result
+
+
+@pytest.mark.parametrize("config", ["dev", "prod"])
+def test_two_services_for_one_use_case_fail_everywhere(violations, config: str) -> None:
+    result = preview(violations("two-services-for-one-use-case"), config)
+    assert result.returncode == 1, result
+    rule = "one-messaging-service-per-use-case"
+    assert violation_line("mandatory", rule, SERVICE, "acme-svc-notifications-2") in result.output
+    assert (
+        "MessagingService 'acme-svc-notifications-2' is another 'notifications' service in "
+        "tenant 'acme'" in result.output
+    ), result
+    # One report: the subaccount's auto-generated default service is no second service.
+    assert result.output.count(f"  {rule}  (") == 1, result
+
+
+def test_a_compliant_estate_passes_the_production_config(violations) -> None:
+    result = preview(violations("compliant"), "prod")
+    assert result.returncode == 0, result
+    assert PACK_LINE in result.output
+    assert "[mandatory]" not in result.output and "[advisory]" not in result.output, result
+
+
+def test_dev_config_reports_advisory_where_prod_blocks(violations) -> None:
+    workspace = violations("unprotected-production-subaccount")
+    dev = preview(workspace, "dev")
+    assert dev.returncode == 0, dev
+    assert violation_line("advisory", "protect-irreversible", SUBACCOUNT, "acme") in dev.output
+    prod = preview(workspace, "prod")
+    assert prod.returncode == 1, prod
+    line = violation_line("mandatory", "protect-irreversible", SUBACCOUNT, "acme")
+    assert line in prod.output
+    assert "register it with pulumi.ResourceOptions(protect=True)" in prod.output
+
+
+# -- the shipped stacks, through scripts/policy-check ---------------------------------------
+
+
+def _copy_landing_zone(project: Path, stack: str, stack_file: Path) -> None:
+    project.mkdir()
+    shutil.copy2(REPO_ROOT / "__main__.py", project / "__main__.py")
+    shutil.copy2(stack_file, project / f"Pulumi.{stack}.yaml")
+    shutil.copytree(REPO_ROOT / "components", project / "components", ignore=IGNORED)
+    _copy_support(project)
+    (project / "scripts").mkdir()
+    shutil.copy2(REPO_ROOT / "scripts" / "policy-check", project / "scripts" / "policy-check")
+    shutil.copytree(PACK, project / "policies", ignore=IGNORED)
+    _pulumi_yaml(project, "twilio-landing-zone")
+
+
+@pytest.mark.parametrize(
+    ("stack", "stack_file"),
+    [
+        ("dev", REPO_ROOT / "Pulumi.dev.yaml"),
+        ("prod", REPO_ROOT / "Pulumi.prod.yaml"),
+        ("example", REPO_ROOT / "examples" / "direct" / "Pulumi.example.yaml"),
+    ],
+)
+def test_the_shipped_stacks_pass_policy_check(tmp_path: Path, stack: str, stack_file: Path):
+    project = tmp_path / "landing-zone"
+    _copy_landing_zone(project, stack, stack_file)
+    workspace = PulumiWorkspace(project_dir=project, state_dir=tmp_path / "state")
+    workspace.init_stack(stack)
+    completed = subprocess.run(
+        [str(project / "scripts" / "policy-check"), stack],
+        cwd=project,
+        env=workspace.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+    )
+    output = completed.stdout
+    assert completed.returncode == 0, output
+    assert PACK_LINE in output, output
+    assert "[mandatory]" not in output, output
+    # The whole estate was registered and seen, not a program that stopped half way.
+    assert "error:" not in output and "errored" not in output, output
+    for kind in ("Subaccount", "ApiKey", "DefaultMessagingService", "MessagingService"):
+        assert f"pulumi-python:dynamic/twilio:{kind} " in output, (kind, output)
+    for kind in ("PhoneNumber", "SenderPool"):
+        assert f"pulumi-python:dynamic/twilio:{kind} " in output, (kind, output)
