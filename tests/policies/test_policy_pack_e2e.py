@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.pulumi_cli import REPO_ROOT, VENV_DIR, CommandResult, PulumiWorkspace
+from tests.support.pulumi_cli import (
+    REPO_ROOT,
+    CommandResult,
+    PulumiWorkspace,
+    copy_program,
+    write_pulumi_yaml,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -23,25 +29,6 @@ VIOLATIONS = Path(__file__).parent / "violations" / "__main__.py"
 SERVICE = "pulumi-python:dynamic/twilio:MessagingService"
 SUBACCOUNT = "pulumi-python:dynamic/twilio:Subaccount"
 PACK_LINE = "twilio-guardrails@v0.1.0"
-IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
-
-
-def _copy_support(project: Path) -> None:
-    """What the providers import, beside the program (as in the repo)."""
-    for package in ("providers", "architecture"):
-        shutil.copytree(REPO_ROOT / package, project / package, ignore=IGNORED)
-    (project / "emulator").mkdir()
-    for name in ("__init__.py", "defaults.py"):
-        shutil.copy2(REPO_ROOT / "emulator" / name, project / "emulator" / name)
-
-
-def _pulumi_yaml(project: Path, name: str) -> None:
-    # The repo's Pulumi.yaml points at `.venv` relative to the project: a copy points at the
-    # checkout's venv instead.
-    (project / "Pulumi.yaml").write_text(
-        f"name: {name}\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
-        f"    virtualenv: {VENV_DIR}\n"
-    )
 
 
 def preview(workspace: PulumiWorkspace, config: str) -> CommandResult:
@@ -64,11 +51,8 @@ def violation_line(level: str, rule: str, token: str, name: str) -> str:
 
 @pytest.fixture
 def violations(tmp_path: Path):
-    project = tmp_path / "violations"
-    project.mkdir()
-    shutil.copy2(VIOLATIONS, project / "__main__.py")
-    _copy_support(project)
-    _pulumi_yaml(project, "violations")
+    project = copy_program(tmp_path / "violations", main=VIOLATIONS, stack_files=False)
+    write_pulumi_yaml(project, "violations")
     workspace = PulumiWorkspace(project_dir=project, state_dir=tmp_path / "state")
     workspace.init_stack("test")
 
@@ -129,15 +113,11 @@ def test_dev_config_reports_advisory_where_prod_blocks(violations) -> None:
 
 
 def _copy_landing_zone(project: Path, stack: str, stack_file: Path) -> None:
-    project.mkdir()
-    shutil.copy2(REPO_ROOT / "__main__.py", project / "__main__.py")
+    copy_program(project, stack_files=False)
     shutil.copy2(stack_file, project / f"Pulumi.{stack}.yaml")
-    shutil.copytree(REPO_ROOT / "components", project / "components", ignore=IGNORED)
-    _copy_support(project)
     (project / "scripts").mkdir()
     shutil.copy2(REPO_ROOT / "scripts" / "policy-check", project / "scripts" / "policy-check")
-    shutil.copytree(PACK, project / "policies", ignore=IGNORED)
-    _pulumi_yaml(project, "twilio-landing-zone")
+    shutil.copytree(PACK, project / "policies", ignore=shutil.ignore_patterns("__pycache__"))
 
 
 @pytest.mark.parametrize(
