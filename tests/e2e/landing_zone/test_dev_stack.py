@@ -103,9 +103,9 @@ def test_dev_stack_lifecycle(
     assert verification.validity_period == 900
 
     # Drift made in the console (here: the emulator) is found by refresh and undone by up.
-    subaccount_client(emulator, development.sid).messaging.v1.services(
-        notifications.sid
-    ).update(inbound_request_url="https://elsewhere.example/hook")
+    subaccount_client(emulator, development.sid).messaging.v1.services(notifications.sid).update(
+        inbound_request_url="https://elsewhere.example/hook"
+    )
     refresh = dev.run("refresh", "--yes", "--skip-preview")
     assert "1 updated" in refresh.output
     restore = dev.run("up", "--yes", "--skip-preview")
@@ -125,8 +125,9 @@ def test_dev_stack_lifecycle(
     ]
     for message_sid in sent:
         delivered = receiver.wait_for(
-            lambda r, sid=message_sid: r.params.get("MessageSid") == sid
-            and r.params.get("MessageStatus") == "delivered",
+            lambda r, sid=message_sid: (
+                r.params.get("MessageSid") == sid and r.params.get("MessageStatus") == "delivered"
+            ),
             timeout=20,
         )
         assert delivered.headers.get("X-Twilio-Signature")

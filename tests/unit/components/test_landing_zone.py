@@ -114,7 +114,7 @@ def test_pools_hold_their_services_numbers():
 
 @pulumi.runtime.test
 def test_keys_carry_tags_per_generation_and_export_secrets_as_secrets():
-    mocks, (plan, zone) = register("dev")
+    mocks, (_, zone) = register("dev")
 
     def check(secret_is_marked):
         keys = mocks.of_type("ApiKey")
