@@ -6,7 +6,12 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from architecture import ArchitectureError, StackSettings, load_config_values
+
 from providers.credentials import ACCOUNT_SID_KEY, AUTH_TOKEN_KEY, CredentialsError, describe_source
+
+# The exit code with which a Pulumi program says it already reported its error (the language
+# host then adds no "unhandled error" line of its own).
+BAIL_EXIT_CODE = 32
 
 
 def load_settings() -> StackSettings:
@@ -23,7 +28,7 @@ def load_settings() -> StackSettings:
             secret_keys=tuple(secret_keys),
         )
     except ArchitectureError as error:
-        raise pulumi.RunError(str(error)) from None
+        _stop(str(error))
 
 
 def announce_credentials() -> None:
@@ -35,5 +40,11 @@ def announce_credentials() -> None:
             token_configured=bool(values.get(AUTH_TOKEN_KEY)),
         )
     except CredentialsError as error:
-        raise pulumi.RunError(str(error)) from None
+        _stop(str(error))
     pulumi.log.info(notice)
+
+
+def _stop(message: str) -> None:
+    """Report the problem once, readable, and end the run before anything is registered."""
+    pulumi.log.error(message)
+    raise SystemExit(BAIL_EXIT_CODE)

@@ -130,7 +130,7 @@ def test_keys_carry_tags_per_generation_and_export_secrets_as_secrets():
     )
 
 
-def test_program_refuses_a_bad_stack_file_before_registering_anything(tmp_path):
+def test_program_refuses_a_bad_stack_file_before_registering_anything(monkeypatch):
     from components import stack_settings
 
     bad = {
@@ -143,6 +143,9 @@ def test_program_refuses_a_bad_stack_file_before_registering_anything(tmp_path):
     }  # fmt: skip
     pulumi.runtime.set_mocks(RecordingMocks(), project="twilio-landing-zone", stack="dev")
     pulumi.runtime.set_all_config({k: json.dumps(v) for k, v in bad.items()})
-    with pytest.raises(pulumi.RunError) as refused:
+    errors = []
+    monkeypatch.setattr(pulumi.log, "error", errors.append)
+    with pytest.raises(SystemExit) as refused:
         stack_settings.load_settings()
-    assert "tenants[0].servces" in str(refused.value)
+    assert refused.value.code == stack_settings.BAIL_EXIT_CODE
+    assert "tenants[0].servces" in errors[0]
