@@ -6,7 +6,6 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from architecture import ArchitectureError, StackSettings, load_config_values
-
 from providers.credentials import ACCOUNT_SID_KEY, AUTH_TOKEN_KEY, CredentialsError, describe_source
 
 # The exit code with which a Pulumi program says it already reported its error (the language
