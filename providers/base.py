@@ -25,7 +25,7 @@ from providers.errors import TwilioResourceError, is_not_found
 T = TypeVar("T")
 
 # Twilio reads lag behind writes: a fetch just after a create may answer 404 for a while.
-SETTLE_SECONDS = 15.0
+SETTLE_SECONDS = 8.0
 
 
 def is_unknown(value: Any) -> bool:
@@ -127,6 +127,7 @@ class TwilioProvider(ResourceProvider):
     def diff(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Compare what is declared with what state last saw (outputs hold the observed
         value of every managed input, so drift found by refresh shows up here)."""
+        news = self._normalized(news)
         changed = [
             key
             for key in self.inputs_model.model_fields
@@ -134,3 +135,14 @@ class TwilioProvider(ResourceProvider):
         ]
         replaces = [key for key in changed if key in self.replace_on]
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+    def _normalized(self, news: dict[str, Any]) -> dict[str, Any]:
+        """Inputs with the model's defaults filled in, as `check` records them."""
+        inputs = declared(news)
+        if any(is_unknown(value) for value in inputs.values()):
+            return inputs
+        try:
+            model = self.inputs_model.model_validate(inputs)
+        except ValidationError:
+            return inputs
+        return model.model_dump(mode="json", exclude_none=True)
