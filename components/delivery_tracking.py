@@ -25,7 +25,7 @@ class DeliveryTracking(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: DeliveryTrackingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("twilio-landing-zone:delivery:DeliveryTracking", name, None, opts)
+        super().__init__("tlz:index:DeliveryTracking", name, None, opts)
         self._account = args.account
         self.default_service = DefaultMessagingService(
             f"{args.account.logical_name}-default-service",

@@ -21,7 +21,7 @@ class LandingZone(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: LandingZoneArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("twilio-landing-zone:index:LandingZone", name, None, opts)
+        super().__init__("tlz:index:LandingZone", name, None, opts)
         plan = args.plan
         self.tenants = {
             account.account_key: Tenant(

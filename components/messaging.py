@@ -48,7 +48,7 @@ class UseCaseMessaging(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: UseCaseMessagingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("twilio-landing-zone:messaging:UseCaseMessaging", name, None, opts)
+        super().__init__("tlz:index:UseCaseMessaging", name, None, opts)
         planned = args.service
         child = pulumi.ResourceOptions(parent=self)
 

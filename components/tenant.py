@@ -31,7 +31,7 @@ class Tenant(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("twilio-landing-zone:tenant:Tenant", name, None, opts)
+        super().__init__("tlz:index:Tenant", name, None, opts)
         account = args.account
         child = pulumi.ResourceOptions(parent=self)
 

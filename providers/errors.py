@@ -8,6 +8,9 @@ pages, whose code has to be read from the raw response.
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
+
+import requests
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
@@ -67,6 +70,14 @@ class TwilioResourceError(Exception):
 
 
 def describe_failure(kind: str, name: str, error: BaseException, doing: str) -> TwilioResourceError:
+    if isinstance(error, requests.ConnectionError):
+        host = urlsplit(getattr(error.request, "url", "") or "").netloc or "Twilio"
+        return TwilioResourceError(
+            kind,
+            name,
+            f"{doing} failed: cannot reach {host} (connection refused or dropped). Against the "
+            "local emulator, start it (`make emulator`); against Twilio, check the network.",
+        )
     code = twilio_code(error)
     message = f"{doing} failed: {twilio_message(error)}"
     if code:
