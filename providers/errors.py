@@ -11,7 +11,6 @@ import json
 from urllib.parse import urlsplit
 
 import requests
-
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 
