@@ -21,7 +21,7 @@ export TWILIO_EMULATOR_URL ?= http://127.0.0.1:$(EMULATOR_PORT)
 
 COLLECTOR_PORT ?= 4020
 
-.PHONY: help setup demo test lint emulator collector stack policy-check
+.PHONY: help setup demo stop test lint emulator collector stack policy-check
 
 help:
 	@echo "make demo    set up if needed, start the local Twilio emulator, pulumi up the dev stack"
@@ -68,4 +68,8 @@ policy-check: stack
 	scripts/policy-check $(STACK)
 
 demo: stack
-	scripts/demo
+	EMULATOR_PORT=$(EMULATOR_PORT) COLLECTOR_PORT=$(COLLECTOR_PORT) STACK=$(STACK) scripts/demo
+
+# Stops what `make demo` left running.
+stop:
+	@for pid in .run/*.pid; do [ -f "$$pid" ] && kill "$$(cat $$pid)" 2>/dev/null; rm -f "$$pid"; done; true
