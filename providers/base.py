@@ -9,7 +9,6 @@ their own beyond what `configure` sets in the provider process, and they capture
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 
@@ -20,12 +19,9 @@ from pulumi.runtime.rpc import UNKNOWN
 from pydantic import BaseModel, ValidationError
 
 from providers.credentials import TwilioSession, resolve_parent_credentials
-from providers.errors import TwilioResourceError, is_not_found
+from providers.errors import TwilioResourceError
 
 T = TypeVar("T")
-
-# Twilio reads lag behind writes: a fetch just after a create may answer 404 for a while.
-SETTLE_SECONDS = 8.0
 
 
 def is_unknown(value: Any) -> bool:
@@ -43,20 +39,6 @@ def is_unknown(value: Any) -> bool:
 def declared(props: dict[str, Any]) -> dict[str, Any]:
     """Inputs without the engine's own keys (`__provider`)."""
     return {key: value for key, value in props.items() if not key.startswith("__")}
-
-
-def settle(call: Callable[[], T], seconds: float = SETTLE_SECONDS) -> T:
-    """Retry a read that answers 404 until `seconds` have passed since the first try."""
-    deadline = time.monotonic() + seconds
-    delay = 0.1
-    while True:
-        try:
-            return call()
-        except Exception as error:
-            if not is_not_found(error) or time.monotonic() >= deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 2.0)
 
 
 def _readable(method: Callable[..., T]) -> Callable[..., T]:

@@ -25,6 +25,7 @@ from emulator.defaults import (
     DEV_AUTH_TOKEN,
 )
 from providers.client import build_client, make_http_client
+from providers.consistency import settle
 from providers.transport import RetryingHttpClient
 
 T = TypeVar("T")
@@ -98,6 +99,7 @@ class TwilioSession:
 
     _tokens: dict[tuple[str, str], str] = {}
     _tokens_lock = threading.Lock()
+    _token_locks: dict[tuple[str, str], threading.Lock] = {}
 
     def __init__(self, credentials: ParentCredentials) -> None:
         self.credentials = credentials
@@ -128,14 +130,19 @@ class TwilioSession:
         if subaccount_sid == self.credentials.account_sid:
             return self.credentials.auth_token
         key = (self.credentials.account_sid, subaccount_sid)
-        with self._tokens_lock:
+        # One fetch per subaccount, however many worker threads ask at once.
+        with self._lock_for(key):
             cached = None if fresh else self._tokens.get(key)
-        if cached is not None:
+            if cached is None:
+                # Often asked right after the subaccount was created.
+                account = settle(self.parent().api.v2010.accounts(subaccount_sid).fetch)
+                cached = self._tokens[key] = account.auth_token
             return cached
-        account = self.parent().api.v2010.accounts(subaccount_sid).fetch()
-        with self._tokens_lock:
-            self._tokens[key] = account.auth_token
-        return account.auth_token
+
+    @classmethod
+    def _lock_for(cls, key: tuple[str, str]) -> threading.Lock:
+        with cls._tokens_lock:
+            return cls._token_locks.setdefault(key, threading.Lock())
 
     def _client(self, username: str, password: str, account_sid: str | None = None) -> Client:
         return build_client(username, password, account_sid=account_sid, http_client=self._http)

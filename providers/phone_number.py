@@ -16,7 +16,8 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from providers.base import TwilioProvider, settle
+from providers.base import TwilioProvider
+from providers.consistency import settle
 from providers.errors import TwilioResourceError, describe_failure, is_not_found, twilio_code
 from providers.identity import create_once, tagged
 

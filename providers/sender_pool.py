@@ -55,6 +55,23 @@ class Sender:
     key: str  # PN/SC SID, or the alpha sender text
 
 
+ALL_KINDS = frozenset({"phone_number", "short_code", "alpha_sender"})
+
+
+def managed_kinds(*declared: dict[str, Any] | SenderPoolInputs) -> frozenset[str]:
+    """The kinds of sender a pool looks at: phone numbers always, short codes and alpha
+    senders when declared now or before (so a removed one is still detached). Every kind is
+    one list call, and most pools hold numbers only."""
+    kinds = {"phone_number"}
+    for props in declared:
+        get = props.get if isinstance(props, dict) else lambda key, p=props: getattr(p, key)
+        if get("short_code_sids"):
+            kinds.add("short_code")
+        if get("alpha_senders"):
+            kinds.add("alpha_sender")
+    return frozenset(kinds)
+
+
 def desired_senders(inputs: SenderPoolInputs) -> set[Sender]:
     return (
         {Sender("phone_number", sid) for sid in inputs.phone_number_sids}
@@ -69,13 +86,21 @@ class Pool:
     def __init__(self, client, service_sid: str) -> None:
         self.service = client.messaging.v1.services(service_sid)
 
-    def members(self) -> dict[Sender, str]:
-        """Sender -> the member SID Twilio uses to detach it."""
-        members = {Sender("phone_number", n.sid): n.sid for n in self.service.phone_numbers.list()}
-        members |= {Sender("short_code", c.sid): c.sid for c in self.service.short_codes.list()}
-        members |= {
-            Sender("alpha_sender", a.alpha_sender): a.sid for a in self.service.alpha_senders.list()
-        }
+    def members(self, kinds: frozenset[str] = ALL_KINDS) -> dict[Sender, str]:
+        """Sender -> the member SID Twilio uses to detach it, for the kinds asked for (one
+        Twilio list call per kind)."""
+        members: dict[Sender, str] = {}
+        if "phone_number" in kinds:
+            members |= {
+                Sender("phone_number", n.sid): n.sid for n in self.service.phone_numbers.list()
+            }
+        if "short_code" in kinds:
+            members |= {Sender("short_code", c.sid): c.sid for c in self.service.short_codes.list()}
+        if "alpha_sender" in kinds:
+            members |= {
+                Sender("alpha_sender", a.alpha_sender): a.sid
+                for a in self.service.alpha_senders.list()
+            }
         return members
 
     def attach(self, sender: Sender) -> str:
@@ -123,13 +148,14 @@ class SenderPoolProvider(TwilioProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = SenderPoolInputs.model_validate(_inputs(props))
-        statuses = self._reconcile(inputs)
+        statuses = self._reconcile(inputs, managed_kinds(inputs))
         return CreateResult(f"{inputs.service_sid}/pool", _outputs(inputs, statuses))
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
         try:
             members = self.session.as_subaccount(
-                props["account_sid"], lambda client: Pool(client, props["service_sid"]).members()
+                props["account_sid"],
+                lambda client: Pool(client, props["service_sid"]).members(managed_kinds(props)),
             )
         except Exception as error:
             if is_not_found(error):
@@ -146,7 +172,8 @@ class SenderPoolProvider(TwilioProvider):
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = SenderPoolInputs.model_validate(_inputs(news))
-        return UpdateResult(_outputs(inputs, self._reconcile(inputs)))
+        statuses = self._reconcile(inputs, managed_kinds(olds, inputs))
+        return UpdateResult(_outputs(inputs, statuses))
 
     def delete(self, id: str, props: dict[str, Any]) -> None:
         inputs = SenderPoolInputs.model_validate(_inputs(props))
@@ -154,7 +181,8 @@ class SenderPoolProvider(TwilioProvider):
 
         def detach_all(client):
             pool = Pool(client, inputs.service_sid)
-            members = {s: m for s, m in pool.members().items() if s in wanted}
+            members = pool.members(managed_kinds(inputs))
+            members = {s: m for s, m in members.items() if s in wanted}
             _run_concurrently(pool.detach, list(members.items()))
 
         try:
@@ -164,13 +192,14 @@ class SenderPoolProvider(TwilioProvider):
                 return
             raise describe_failure(self.kind, _label(props), error, "detach") from None
 
-    def _reconcile(self, inputs: SenderPoolInputs) -> dict[Sender, str]:
-        """Make the service hold exactly the declared senders; sender -> what happened."""
+    def _reconcile(self, inputs: SenderPoolInputs, kinds: frozenset[str]) -> dict[Sender, str]:
+        """Make the service hold exactly the declared senders of the managed kinds;
+        sender -> what happened."""
         desired = desired_senders(inputs)
 
         def work(client) -> dict[Sender, str]:
             pool = Pool(client, inputs.service_sid)
-            members = pool.members()
+            members = pool.members(kinds)
             extra = [(s, m) for s, m in members.items() if s not in desired]
             missing = [s for s in desired if s not in members]
             moves = self._locate(client, inputs, missing)  # raises before any write
@@ -199,12 +228,13 @@ class SenderPoolProvider(TwilioProvider):
         exclusive = {s for s in missing if s.kind != "alpha_sender"}
         if not exclusive:
             return []
+        kinds = frozenset(sender.kind for sender in exclusive)
         moves, conflicts = [], []
         for service in client.messaging.v1.services.list(page_size=1000):
             if service.sid == inputs.service_sid:
                 continue
             other = Pool(client, service.sid)
-            for sender, member_sid in other.members().items():
+            for sender, member_sid in other.members(kinds).items():
                 if sender not in exclusive:
                     continue
                 if parse_tag(service.friendly_name) in inputs.movable_from_tags:

@@ -1,0 +1,28 @@
+"""Twilio's reads lag behind its writes: a fetch right after a create may answer 404 for a
+while. Reads of objects we just made wait that out instead of concluding they are gone."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from providers.errors import is_not_found
+
+T = TypeVar("T")
+
+SETTLE_SECONDS = 8.0
+
+
+def settle(call: Callable[[], T], seconds: float = SETTLE_SECONDS) -> T:
+    """Retry a read that answers 404 until `seconds` have passed since the first try."""
+    deadline = time.monotonic() + seconds
+    delay = 0.1
+    while True:
+        try:
+            return call()
+        except Exception as error:
+            if not is_not_found(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
