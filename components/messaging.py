@@ -8,27 +8,12 @@ from dataclasses import dataclass
 import pulumi
 
 from architecture.planner import PlannedNumber, PlannedService
-from providers.messaging_service import MessagingService
+from providers.messaging_service import SETTINGS, MessagingService
 from providers.phone_number import PhoneNumber
 from providers.sender_pool import SenderPool
 
-SERVICE_SETTINGS = (
-    "friendly_name",
-    "use_case",
-    "sticky_sender",
-    "area_code_geomatch",
-    "smart_encoding",
-    "mms_converter",
-    "fallback_to_long_code",
-    "scan_message_content",
-    "validity_period",
-    "synchronous_validation",
-    "use_inbound_webhook_on_number",
-    "inbound_request_url",
-    "inbound_method",
-    "fallback_url",
-    "fallback_method",
-)
+# Every service setting but the status callback, which delivery tracking decides.
+SERVICE_SETTINGS = tuple(name for name in SETTINGS if name != "status_callback")
 
 
 @dataclass(frozen=True)

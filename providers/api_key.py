@@ -64,7 +64,7 @@ class ApiKeyProvider(TwilioProvider):
             yield "permissions", "ApiKey: permissions apply to restricted keys only"
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = ApiKeyInputs.model_validate(_inputs(props))
+        inputs = self.parse(props)
         name = _name(inputs)
         try:
             self._delete_orphans(inputs)
@@ -87,7 +87,7 @@ class ApiKeyProvider(TwilioProvider):
         return ReadResult(id, {**_outputs(props), **observed})
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        inputs = ApiKeyInputs.model_validate(_inputs(news))
+        inputs = self.parse(news)
         try:
             if inputs.kind == "restricted":
                 self.session.as_subaccount(
@@ -151,10 +151,6 @@ class ApiKeyProvider(TwilioProvider):
 
     def _v2010_keys(self, account_sid: str):
         return self.session.parent().api.v2010.accounts(account_sid).keys
-
-
-def _inputs(props: dict[str, Any]) -> dict[str, Any]:
-    return {key: props[key] for key in ApiKeyInputs.model_fields if key in props}
 
 
 def _outputs(props: dict[str, Any]) -> dict[str, Any]:

@@ -80,6 +80,11 @@ class TwilioProvider(ResourceProvider):
     def session(self) -> TwilioSession:
         return self._session
 
+    def parse(self, props: dict[str, Any]) -> Any:
+        """The declared inputs among a resource's props (which also hold outputs), validated."""
+        fields = self.inputs_model.model_fields
+        return self.inputs_model.model_validate({k: v for k, v in props.items() if k in fields})
+
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate through the inputs model and return the inputs normalized (defaults
         filled in), so state records every setting we manage. During a preview, inputs that

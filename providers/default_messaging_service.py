@@ -35,7 +35,7 @@ class DefaultMessagingServiceProvider(TwilioProvider):
     replace_on = frozenset({"account_sid"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = DefaultMessagingServiceInputs.model_validate(_inputs(props))
+        inputs = self.parse(props)
 
         def adopt(client):
             services = client.messaging.v1.services
@@ -77,7 +77,7 @@ class DefaultMessagingServiceProvider(TwilioProvider):
         return ReadResult(id, outputs)
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        inputs = DefaultMessagingServiceInputs.model_validate(_inputs(news))
+        inputs = self.parse(news)
         if olds.get("sid") != NONE:
             try:
                 self.session.as_subaccount(
@@ -109,10 +109,6 @@ class DefaultMessagingServiceProvider(TwilioProvider):
             raise describe_failure(
                 self.kind, props.get("account_key", id), error, "release"
             ) from None
-
-
-def _inputs(props: dict[str, Any]) -> dict[str, Any]:
-    return {key: props[key] for key in DefaultMessagingServiceInputs.model_fields if key in props}
 
 
 class DefaultMessagingService(Resource, module="twilio", name="DefaultMessagingService"):

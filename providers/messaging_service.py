@@ -95,7 +95,7 @@ class MessagingServiceProvider(TwilioProvider):
     replace_on = frozenset({"account_sid", "tag"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = MessagingServiceInputs.model_validate(_inputs(props))
+        inputs = self.parse(props)
         parameters = inputs.client_parameters()
 
         def work(client):
@@ -135,7 +135,7 @@ class MessagingServiceProvider(TwilioProvider):
         return ReadResult(id, outputs)
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        inputs = MessagingServiceInputs.model_validate(_inputs(news))
+        inputs = self.parse(news)
         try:
             self.session.as_subaccount(
                 inputs.account_sid,
@@ -158,10 +158,6 @@ class MessagingServiceProvider(TwilioProvider):
             if is_not_found(error):
                 return
             raise describe_failure(self.kind, props.get("use_case", id), error, "delete") from None
-
-
-def _inputs(props: dict[str, Any]) -> dict[str, Any]:
-    return {key: props[key] for key in MessagingServiceInputs.model_fields if key in props}
 
 
 def _settings(inputs: MessagingServiceInputs) -> dict[str, Any]:

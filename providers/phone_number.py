@@ -65,7 +65,7 @@ class PhoneNumberProvider(TwilioProvider):
     replace_on = frozenset({"account_sid", "tag", "phone_number"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = PhoneNumberInputs.model_validate(_inputs(props))
+        inputs = self.parse(props)
         numbers = self.session.parent().api.v2010.accounts(inputs.account_sid)
 
         def find():
@@ -112,7 +112,7 @@ class PhoneNumberProvider(TwilioProvider):
         return ReadResult(id, outputs)
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        inputs = PhoneNumberInputs.model_validate(_inputs(news))
+        inputs = self.parse(news)
         numbers = self.session.parent().api.v2010.accounts(inputs.account_sid)
         try:
             number = numbers.incoming_phone_numbers(id).update(
@@ -176,10 +176,6 @@ def _criteria(inputs: PhoneNumberInputs) -> str:
     parts = [f"area code {inputs.area_code}"] if inputs.area_code else []
     parts += [f"numbers containing {inputs.contains}"] if inputs.contains else []
     return " and ".join(parts) or "any local number"
-
-
-def _inputs(props: dict[str, Any]) -> dict[str, Any]:
-    return {key: props[key] for key in PhoneNumberInputs.model_fields if key in props}
 
 
 def _name(inputs: PhoneNumberInputs) -> str:

@@ -147,7 +147,7 @@ class SenderPoolProvider(TwilioProvider):
             )
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = SenderPoolInputs.model_validate(_inputs(props))
+        inputs = self.parse(props)
         statuses = self._reconcile(inputs, managed_kinds(inputs))
         return CreateResult(f"{inputs.service_sid}/pool", _outputs(inputs, statuses))
 
@@ -171,12 +171,12 @@ class SenderPoolProvider(TwilioProvider):
         return ReadResult(id, outputs)
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        inputs = SenderPoolInputs.model_validate(_inputs(news))
+        inputs = self.parse(news)
         statuses = self._reconcile(inputs, managed_kinds(olds, inputs))
         return UpdateResult(_outputs(inputs, statuses))
 
     def delete(self, id: str, props: dict[str, Any]) -> None:
-        inputs = SenderPoolInputs.model_validate(_inputs(props))
+        inputs = self.parse(props)
         wanted = desired_senders(inputs)
 
         def detach_all(client):
@@ -275,10 +275,6 @@ def _outputs(inputs: SenderPoolInputs, statuses: dict[Sender, str]) -> dict[str,
     ]
     outputs["sender_count"] = len(statuses)
     return outputs
-
-
-def _inputs(props: dict[str, Any]) -> dict[str, Any]:
-    return {key: props[key] for key in SenderPoolInputs.model_fields if key in props}
 
 
 def _label(props) -> str:

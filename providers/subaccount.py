@@ -42,7 +42,7 @@ class SubaccountProvider(TwilioProvider):
     replace_on = frozenset({"tag"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = SubaccountInputs.model_validate(_inputs(props))
+        inputs = self.parse(props)
         parent = self.session.parent()
         accounts = parent.api.v2010.accounts
 
@@ -84,7 +84,7 @@ class SubaccountProvider(TwilioProvider):
         return ReadResult(id, self._outputs_from(observed, account))
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        inputs = SubaccountInputs.model_validate(_inputs(news))
+        inputs = self.parse(news)
         try:
             account = self._apply(id, inputs, None)
         except Exception as error:
@@ -141,10 +141,6 @@ class SubaccountProvider(TwilioProvider):
             owner_account_sid=account.owner_account_sid,
         )
         return outputs
-
-
-def _inputs(props: dict[str, Any]) -> dict[str, Any]:
-    return {key: props[key] for key in SubaccountInputs.model_fields if key in props}
 
 
 class Subaccount(Resource, module="twilio", name="Subaccount"):
