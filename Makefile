@@ -21,7 +21,7 @@ export TWILIO_EMULATOR_URL ?= http://127.0.0.1:$(EMULATOR_PORT)
 
 COLLECTOR_PORT ?= 4020
 
-.PHONY: help setup demo stop test lint emulator collector stack policy-check
+.PHONY: help setup demo stop test lint emulator collector stack policy-check bench
 
 help:
 	@echo "make demo    set up if needed, start the local Twilio emulator, pulumi up the dev stack"
@@ -30,6 +30,7 @@ help:
 	@echo "make emulator  run the local Twilio emulator in the foreground on port $(EMULATOR_PORT)"
 	@echo "make policy-check STACK=dev|prod   pulumi preview with the policy pack (no Twilio calls)"
 	@echo "make collector  run the status-callback collector in the foreground on port $(COLLECTOR_PORT)"
+	@echo "make bench   estate benchmark (10/50/100 customers) against the emulator, ~15 minutes"
 	@echo "make lint    ruff"
 
 setup: $(VENV)/.installed .bin/pulumi .bin/actionlint .state/backend
@@ -73,3 +74,6 @@ demo: stack
 # Stops what `make demo` left running.
 stop:
 	@for pid in .run/*.pid; do [ -f "$$pid" ] && kill "$$(cat $$pid)" 2>/dev/null; rm -f "$$pid"; done; true
+
+bench: setup
+	$(VENV)/bin/python -m bench.estate --customers 10,50,100 --latency-ms 100 --layouts one,split --groups 4 --profile

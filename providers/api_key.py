@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from providers.base import TwilioProvider
 from providers.consistency import settle
 from providers.errors import describe_failure, is_not_found
-from providers.identity import tagged
+from providers.identity import CREATE_ATTEMPTS, tagged
+from providers.transport import UnknownOutcomeError
 
 RECENT_SECONDS = 60
 PERMISSION_PATTERN = r"^/twilio/[a-z0-9-]+(/[a-z0-9-]+)+$"
@@ -67,8 +68,7 @@ class ApiKeyProvider(TwilioProvider):
         inputs = self.parse(props)
         name = _name(inputs)
         try:
-            self._delete_orphans(inputs)
-            key = self._mint(inputs)
+            key = self._mint_once(inputs)
         except Exception as error:
             raise describe_failure(self.kind, name, error, "create") from None
         outputs = dict(
@@ -111,6 +111,19 @@ class ApiKeyProvider(TwilioProvider):
             if is_not_found(error):
                 return
             raise describe_failure(self.kind, props.get("key_name", id), error, "delete") from None
+
+    def _mint_once(self, inputs: ApiKeyInputs):
+        """Mint a key with no twin left behind: a mint whose answer was lost may have made a
+        key whose secret nobody saw, which the next look under our tag deletes."""
+        for attempt in range(CREATE_ATTEMPTS):
+            self._delete_orphans(inputs)
+            try:
+                return self._mint(inputs)
+            except UnknownOutcomeError:
+                if attempt + 1 == CREATE_ATTEMPTS:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def _mint(self, inputs: ApiKeyInputs):
         if inputs.kind == "restricted":

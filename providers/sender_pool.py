@@ -12,6 +12,7 @@ update does not matter; anywhere else the update fails, naming both services.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from architecture.identity import parse_tag
 from providers.base import TwilioProvider
 from providers.errors import TwilioResourceError, describe_failure, is_not_found, twilio_code
+from providers.transport import UnknownOutcomeError
 
 MAX_SENDERS = 400  # Twilio's default pool limit (21714)
 ALREADY_IN_THIS_SERVICE = 21710
+# Tries of an attach whose answer was lost (repeating one is harmless: 21710).
+ATTACH_ATTEMPTS = 4
 # Concurrent pool calls per operation; the transport also bounds requests per account.
 POOL_WORKERS = 8
 
@@ -104,18 +108,27 @@ class Pool:
         return members
 
     def attach(self, sender: Sender) -> str:
-        try:
-            if sender.kind == "phone_number":
-                self.service.phone_numbers.create(phone_number_sid=sender.key)
-            elif sender.kind == "short_code":
-                self.service.short_codes.create(short_code_sid=sender.key)
-            else:
-                self.service.alpha_senders.create(alpha_sender=sender.key)
-        except Exception as error:
-            if twilio_code(error) == ALREADY_IN_THIS_SERVICE:
-                return "already-attached"  # a retried attach: Twilio says it is there
-            raise
-        return "attached"
+        # An attach whose answer was lost is simply sent again: a sender already in this
+        # service answers 21710, which is success, so a repeat never makes a twin.
+        for attempt in range(ATTACH_ATTEMPTS):
+            try:
+                if sender.kind == "phone_number":
+                    self.service.phone_numbers.create(phone_number_sid=sender.key)
+                elif sender.kind == "short_code":
+                    self.service.short_codes.create(short_code_sid=sender.key)
+                else:
+                    self.service.alpha_senders.create(alpha_sender=sender.key)
+            except UnknownOutcomeError:
+                if attempt + 1 == ATTACH_ATTEMPTS:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            except Exception as error:
+                if twilio_code(error) == ALREADY_IN_THIS_SERVICE:
+                    return "already-attached"  # a retried attach: Twilio says it is there
+                raise
+            return "attached"
+        raise AssertionError("unreachable")
 
     def detach(self, sender: Sender, member_sid: str) -> None:
         collection = {

@@ -20,12 +20,16 @@ PROGRAM_PACKAGES = ("architecture", "components", "providers")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
+PROVIDER_HOST_DIR = REPO_ROOT / "tools" / "provider_host"
+
+
 def write_pulumi_yaml(project_dir: Path, name: str = "twilio-landing-zone") -> None:
-    """The repo's Pulumi.yaml names `.venv` relative to the project; a copy elsewhere points
-    at the checkout's venv instead."""
+    """The repo's Pulumi.yaml names `.venv` and the provider host relative to the project; a
+    copy elsewhere points at the checkout's instead."""
     (project_dir / "Pulumi.yaml").write_text(
         f"name: {name}\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
         f"    virtualenv: {VENV_DIR}\n"
+        f"plugins:\n  providers:\n    - name: pulumi-python\n      path: {PROVIDER_HOST_DIR}\n"
     )
 
 

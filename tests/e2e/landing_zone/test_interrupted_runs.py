@@ -6,8 +6,6 @@ because every create first looks for the object carrying its identity tag and ad
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import time
 from collections import Counter
@@ -19,6 +17,7 @@ from architecture.identity import parse_tag
 from tests.support.emulator_process import EmulatorProcess, running_emulator
 from tests.support.estate import estate
 from tests.support.pulumi_cli import PulumiWorkspace, copy_program, pulumi_executable
+from tests.support.reliability import kill_run
 
 pytestmark = pytest.mark.e2e
 
@@ -67,8 +66,8 @@ def test_killed_up_then_cancel_and_up_converges_without_twins(tmp_path: Path) ->
             time.sleep(0.02)
         else:
             pytest.fail("the run never reached the messaging services")
-        os.killpg(up.pid, signal.SIGKILL)
-        up.wait(timeout=10)
+        # A crash takes the CLI and its plugins (own process groups) down together.
+        kill_run(up)
 
         locked = workspace.run("up", "--yes", "--skip-preview", check=False)
         assert locked.returncode != 0 and "pulumi cancel" in locked.output

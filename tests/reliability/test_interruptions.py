@@ -1,0 +1,89 @@
+"""Interrupted runs, with the settings the README recommends for scale (state written once,
+at the end of a run: PULUMI_SKIP_CHECKPOINTS=true, and a wide provider pool):
+
+- `pulumi up` killed with SIGKILL mid-run, then the README's recovery (`pulumi cancel`,
+  `pulumi refresh --clear-pending-creates`, `pulumi up`): converges with no orphan in the
+  emulator and no duplicate entry in state. The killed run recorded nothing, so this is the
+  proof that find-and-adopt by identity tag makes skipping checkpoints safe. The provider
+  host must not outlive the killed CLI: a provider still finishing its creates while the
+  recovery runs makes twins.
+- the emulator (Twilio) restarted mid-`up`: re-`up` converges.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.emulator_process import running_emulator
+from tests.support.reliability import (
+    assert_exactly_declared,
+    assert_no_plaintext_secrets,
+    dev_workspace,
+    kill_cli_only,
+    kill_pids,
+    start_up,
+    state_view,
+    still_running,
+    up_until_converged,
+    wait_for_route,
+)
+
+pytestmark = pytest.mark.reliability
+
+LATENCY = ["--latency-ms", "50"]
+
+
+def test_killed_up_recovers_as_documented_without_orphans(tmp_path: Path) -> None:
+    with running_emulator(tmp_path / "emulator", extra_args=LATENCY) as emulator:
+        workspace = dev_workspace(tmp_path, emulator)
+        up = start_up(workspace)
+        # Subaccounts, keys and numbers exist once Twilio has started creating services.
+        wait_for_route(emulator, "POST /messaging/v1/Services", 2, up)
+        plugins = kill_cli_only(up)
+        # Pulumi starts its plugins in process groups of their own, so they outlive the CLI.
+        # The provider host stops by itself when its engine is gone (Pulumi's own would keep
+        # finishing the creates it had started, racing the recovery below); the language
+        # host does not, and is killed here as a crash would have.
+        providers = [pid for pid, command in plugins.items() if "provider_host.py" in command]
+        assert providers, plugins
+        assert not still_running(providers, timeout=3.0)
+        kill_pids(plugins)
+        created = emulator.stats()["routes"]
+        assert created.get("POST /api/2010-04-01/Accounts.json", 0) == 2
+        assert created.get("POST /api/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json")
+
+        # Nothing was checkpointed: state knows nothing of what the killed run created.
+        assert not state_view(workspace).of("Subaccount")
+        locked = workspace.run("up", "--yes", "--skip-preview", check=False)
+        assert locked.returncode != 0 and "pulumi cancel" in locked.output
+        workspace.run("cancel", "--yes")
+        workspace.run("refresh", "--yes", "--skip-preview", "--clear-pending-creates")
+        assert up_until_converged(workspace, 1) == [0]
+
+        after = emulator.stats()["routes"]
+        # Adopted, not made again: still one create per subaccount.
+        assert after["POST /api/2010-04-01/Accounts.json"] == 2
+        assert_exactly_declared(workspace, emulator)
+        workspace.run("preview", "--expect-no-changes")
+        assert_no_plaintext_secrets(workspace, emulator, [tmp_path / "state", tmp_path / "tmp"])
+
+
+def test_twilio_restarted_mid_up_then_up_converges(tmp_path: Path) -> None:
+    with running_emulator(tmp_path / "emulator", extra_args=LATENCY) as emulator:
+        workspace = dev_workspace(tmp_path, emulator)
+        up = start_up(workspace)
+        wait_for_route(emulator, "POST /messaging/v1/Services", 1, up)
+        # A crash, not a shutdown: requests in flight get no answer; the database keeps what
+        # was committed. The running `up` finds Twilio back on the same port (or, were the
+        # port taken meanwhile, fails, and the next `up` is pointed at the new one).
+        emulator.restart(hard=True)
+        workspace.extra_env["TWILIO_EMULATOR_URL"] = emulator.url
+        up.wait(timeout=300)
+
+        codes = up_until_converged(workspace, 2)
+        assert_exactly_declared(workspace, emulator)
+        workspace.run("preview", "--expect-no-changes")
+        assert_no_plaintext_secrets(workspace, emulator, [tmp_path / "state", tmp_path / "tmp"])
+        assert codes[-1] == 0
