@@ -1,0 +1,217 @@
+"""`X-Twilio-Signature` checks with the auth token of the account that sent the callback.
+
+The collector holds only the parent account's credentials. A subaccount's token is read from its
+Account resource with them (a `TokenSource`), cached, and re-read once when a signature does not
+match, so a token rotated since it was cached keeps working. Tokens are never logged or stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Protocol
+
+from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator
+
+if TYPE_CHECKING:
+    from collector.events import FormParams
+    from providers.credentials import TwilioSession
+
+log = logging.getLogger(__name__)
+
+
+class TokenLookupError(RuntimeError):
+    """Twilio could not be asked for a token (network, 5xx): the callback should be retried."""
+
+
+class TokenSource(Protocol):
+    """Reads an account's current auth token. Blocking; called from a worker thread."""
+
+    def auth_token(self, account_sid: str) -> str | None:
+        """The token, or None when the parent's credentials reach no such account."""
+        ...
+
+
+class StaticTokenSource:
+    """Fixed tokens (tests, benchmarks). Replacing an entry models a rotation."""
+
+    def __init__(self, tokens: Mapping[str, str]) -> None:
+        self.tokens = dict(tokens)
+        self.reads = 0
+
+    def auth_token(self, account_sid: str) -> str | None:
+        self.reads += 1
+        return self.tokens.get(account_sid)
+
+
+class TwilioTokenSource:
+    """The real lookup: the parent's own token, or a subaccount's read from its Account resource
+    with the parent's credentials (the providers' `TwilioSession`)."""
+
+    def __init__(self, session: TwilioSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> TwilioTokenSource:
+        # Imported here so the rest of the collector runs (and is tested) without the clients.
+        from providers.credentials import TwilioSession, resolve_parent_credentials
+
+        return cls(TwilioSession(resolve_parent_credentials({}, environ)))
+
+    def auth_token(self, account_sid: str) -> str | None:
+        from twilio.base.exceptions import TwilioException, TwilioRestException
+
+        parent = self.session.credentials
+        if account_sid == parent.account_sid:
+            return parent.auth_token
+        try:
+            account = self.session.parent().api.v2010.accounts(account_sid).fetch()
+        except TwilioRestException as error:
+            # 404: no such account; 401/403: not one the parent may read. Either way the
+            # callback cannot be from our estate.
+            if error.status in (401, 403, 404):
+                return None
+            raise TokenLookupError(
+                f"Twilio answered {error.status} reading {account_sid}"
+            ) from None
+        except (TwilioException, OSError) as error:
+            raise TokenLookupError(f"Twilio unreachable reading {account_sid}: {error}") from None
+        if account.sid != account_sid or account.owner_account_sid != parent.account_sid:
+            return None
+        return account.auth_token
+
+
+def _signed(validator: RequestValidator, url: str, params: FormParams, signature: str) -> bool:
+    """`RequestValidator.validate`, cheaper when the signature is good: it always computes two
+    HMACs (the URL with and without its default port, as Twilio signs either way); the URL as
+    requested matches almost always, so try that one alone first."""
+    expected = validator.compute_signature(url, params)
+    if hmac.compare_digest(expected.encode(), signature.encode()):
+        return True
+    return validator.validate(url, params, signature)
+
+
+class Verdict(Enum):
+    VALID = "valid"
+    UNSIGNED = "unsigned"
+    FORGED = "forged"
+    UNKNOWN_ACCOUNT = "unknown account"
+    UNSUPPORTED_SCHEME = "unsupported signature scheme"
+
+
+@dataclass
+class _CachedToken:
+    token: str | None  # None: the parent reaches no such account
+    validator: RequestValidator | None
+    fetched_at: float
+
+
+class SignatureChecker:
+    """Validates callbacks against per-account tokens from a `TokenSource`.
+
+    Cached tokens are used without leaving the event loop; a miss runs the source in a worker
+    thread, and concurrent misses for one account share that one read. Unknown accounts are
+    remembered for `unknown_ttl` seconds and re-reads after a mismatch happen at most once per
+    `reread_interval` per account, so forged traffic cannot turn into a flood of Twilio calls.
+    """
+
+    def __init__(
+        self,
+        source: TokenSource,
+        *,
+        unknown_ttl: float = 30.0,
+        reread_interval: float = 1.0,
+    ) -> None:
+        self.source = source
+        self.unknown_ttl = unknown_ttl
+        self.reread_interval = reread_interval
+        self._cache: dict[str, _CachedToken] = {}
+        self._pending: dict[str, asyncio.Future[_CachedToken]] = {}
+        self._last_reread: dict[str, float] = {}
+
+    def check_cached(self, url: str, params: FormParams, account_sid: str, signature: str) -> bool:
+        """True when the cached token of the account validates the signature: the common case,
+        answered without a coroutine. Anything else goes through `check`."""
+        cached = self._cache.get(account_sid)
+        return (
+            cached is not None
+            and cached.validator is not None
+            and _signed(cached.validator, url, params, signature)
+        )
+
+    async def check(
+        self,
+        url: str,
+        params: FormParams,
+        account_sid: str,
+        signature: str | None,
+        signature_settings: str | None = None,
+    ) -> Verdict:
+        if not signature:
+            return Verdict.UNSIGNED
+        if signature_settings:
+            # Webhooks Rules sign with a shared-key secret that the API does not hand out.
+            log.warning(
+                "%s present: shared-key signatures are not supported", SIGNATURE_SETTINGS_HEADER
+            )
+            return Verdict.UNSUPPORTED_SCHEME
+        cached = self._cache.get(account_sid)
+        if cached is None or self._expired(cached):
+            cached = await self._load(account_sid)
+        if cached.validator is None:
+            return Verdict.UNKNOWN_ACCOUNT
+        if _signed(cached.validator, url, params, signature):
+            return Verdict.VALID
+        # A mismatch may mean the token was rotated since it was cached: read it again, once.
+        fresh = await self._reread(account_sid, cached)
+        if fresh is None:
+            return Verdict.FORGED
+        if fresh.validator is None:
+            return Verdict.UNKNOWN_ACCOUNT
+        if fresh.token != cached.token and _signed(fresh.validator, url, params, signature):
+            return Verdict.VALID
+        return Verdict.FORGED
+
+    async def _reread(self, account_sid: str, stale: _CachedToken) -> _CachedToken | None:
+        """The token as read after `stale` was found wrong, or None when re-reading now would
+        exceed the rate limit. Callbacks that mismatch together (right after a rotation) share
+        one read, and one that mismatches after another request re-read uses that answer."""
+        pending = self._pending.get(account_sid)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        current = self._cache.get(account_sid)
+        if current is not None and current is not stale:
+            return current
+        now = time.monotonic()
+        if now - self._last_reread.get(account_sid, float("-inf")) < self.reread_interval:
+            return None
+        self._last_reread[account_sid] = now
+        return await self._load(account_sid)
+
+    def forget(self, account_sid: str) -> None:
+        self._cache.pop(account_sid, None)
+
+    def _expired(self, cached: _CachedToken) -> bool:
+        return cached.token is None and time.monotonic() - cached.fetched_at > self.unknown_ttl
+
+    async def _load(self, account_sid: str) -> _CachedToken:
+        # One read per account at a time, in its own task: a caller that goes away (client
+        # disconnect) does not cancel the read that others are waiting for.
+        task = self._pending.get(account_sid)
+        if task is None:
+            task = asyncio.ensure_future(self._read(account_sid))
+            self._pending[account_sid] = task
+            task.add_done_callback(lambda _: self._pending.pop(account_sid, None))
+        return await asyncio.shield(task)
+
+    async def _read(self, account_sid: str) -> _CachedToken:
+        token = await asyncio.to_thread(self.source.auth_token, account_sid)
+        validator = RequestValidator(token) if token else None
+        entry = _CachedToken(token or None, validator, time.monotonic())
+        self._cache[account_sid] = entry
+        return entry
