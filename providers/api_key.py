@@ -21,13 +21,12 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from providers.base import TwilioProvider
-from providers.consistency import settle
+from providers.base import TwilioProvider, declared
+from providers.consistency import read_settled
 from providers.errors import describe_failure, is_not_found
 from providers.identity import CREATE_ATTEMPTS, tagged
 from providers.transport import UnknownOutcomeError
 
-RECENT_SECONDS = 60
 PERMISSION_PATTERN = r"^/twilio/[a-z0-9-]+(/[a-z0-9-]+)+$"
 
 
@@ -77,14 +76,13 @@ class ApiKeyProvider(TwilioProvider):
         return CreateResult(key.sid, outputs)
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
-        recent = time.time() - float(props.get("created_at") or 0) < RECENT_SECONDS
         try:
-            observed = settle(lambda: self._fetch(id, props)) if recent else self._fetch(id, props)
+            observed = read_settled(lambda: self._fetch(id, props), props)
         except Exception as error:
             if is_not_found(error):
                 return ReadResult(None, {})
             raise describe_failure(self.kind, props.get("key_name", id), error, "read") from None
-        return ReadResult(id, {**_outputs(props), **observed})
+        return ReadResult(id, {**declared(props), **observed})
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self.parse(news)
@@ -164,10 +162,6 @@ class ApiKeyProvider(TwilioProvider):
 
     def _v2010_keys(self, account_sid: str):
         return self.session.parent().api.v2010.accounts(account_sid).keys
-
-
-def _outputs(props: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in props.items() if not key.startswith("__")}
 
 
 def _name(inputs: ApiKeyInputs) -> str:

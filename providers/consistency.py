@@ -12,6 +12,8 @@ from providers.errors import is_not_found
 T = TypeVar("T")
 
 SETTLE_SECONDS = 8.0
+# An object created this long ago or less may still read as 404; an older one that 404s is gone.
+RECENT_SECONDS = 60.0
 
 
 def settle(call: Callable[[], T], seconds: float = SETTLE_SECONDS) -> T:
@@ -26,3 +28,10 @@ def settle(call: Callable[[], T], seconds: float = SETTLE_SECONDS) -> T:
                 raise
         time.sleep(delay)
         delay = min(delay * 2, 2.0)
+
+
+def read_settled(call: Callable[[], T], props: dict) -> T:
+    """Fetch an object we manage: waited out if we created it moments ago (its `created_at`
+    output), taken at its word otherwise."""
+    recent = time.time() - float(props.get("created_at") or 0) < RECENT_SECONDS
+    return settle(call) if recent else call()

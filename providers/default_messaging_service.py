@@ -14,7 +14,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field
 
-from providers.base import TwilioProvider
+from providers.base import TwilioProvider, declared
 from providers.errors import describe_failure, is_not_found
 
 DEFAULT_SERVICE_NAME = "[Auto-generated] Default Messaging Service"
@@ -62,7 +62,7 @@ class DefaultMessagingServiceProvider(TwilioProvider):
         return CreateResult(sid or f"{NONE}-{inputs.account_sid}", outputs)
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
-        outputs = {key: value for key, value in props.items() if not key.startswith("__")}
+        outputs = declared(props)
         if props.get("sid") == NONE:
             return ReadResult(id, outputs)
         try:

@@ -14,12 +14,11 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field
 
-from providers.base import TwilioProvider
-from providers.consistency import settle
+from providers.base import TwilioProvider, declared
+from providers.consistency import read_settled
 from providers.errors import describe_failure, is_not_found
 from providers.identity import create_once, tagged
 
-RECENT_SECONDS = 60
 UseCase = Literal["notifications", "marketing", "verification", "discussion", "poll", "undeclared"]
 Method = Literal["GET", "POST"]
 
@@ -123,14 +122,13 @@ class MessagingServiceProvider(TwilioProvider):
                 props["account_sid"], lambda client: client.messaging.v1.services(id).fetch()
             )
 
-        recent = time.time() - float(props.get("created_at") or 0) < RECENT_SECONDS
         try:
-            service = settle(fetch) if recent else fetch()
+            service = read_settled(fetch, props)
         except Exception as error:
             if is_not_found(error):
                 return ReadResult(None, {})
             raise describe_failure(self.kind, props.get("use_case", id), error, "read") from None
-        outputs = {key: value for key, value in props.items() if not key.startswith("__")}
+        outputs = declared(props)
         outputs.update(observed_settings(service))
         return ReadResult(id, outputs)
 

@@ -16,12 +16,11 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from providers.base import TwilioProvider
-from providers.consistency import settle
+from providers.base import TwilioProvider, declared
+from providers.consistency import read_settled
 from providers.errors import TwilioResourceError, describe_failure, is_not_found, twilio_code
 from providers.identity import create_once, tagged
 
-RECENT_SECONDS = 60
 # Candidates drawn per search: concurrent purchases in one area code must not all race for
 # the first number Twilio lists.
 SEARCH_PAGE = 20
@@ -95,16 +94,15 @@ class PhoneNumberProvider(TwilioProvider):
             .incoming_phone_numbers(id)
             .fetch
         )
-        recent = time.time() - float(props.get("created_at") or 0) < RECENT_SECONDS
         try:
-            number = settle(fetch) if recent else fetch()
+            number = read_settled(fetch, props)
         except Exception as error:
             if is_not_found(error):
                 return ReadResult(None, {})
             raise describe_failure(
                 self.kind, props.get("friendly_name", id), error, "read"
             ) from None
-        outputs = {key: value for key, value in props.items() if not key.startswith("__")}
+        outputs = declared(props)
         outputs["friendly_name"] = number.friendly_name
         for name in WEBHOOKS:
             observed = getattr(number, name)

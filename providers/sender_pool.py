@@ -22,7 +22,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from architecture.identity import parse_tag
-from providers.base import TwilioProvider
+from providers.base import TwilioProvider, declared
 from providers.errors import TwilioResourceError, describe_failure, is_not_found, twilio_code
 from providers.transport import UnknownOutcomeError
 
@@ -174,7 +174,7 @@ class SenderPoolProvider(TwilioProvider):
             if is_not_found(error):
                 return ReadResult(None, {})
             raise describe_failure(self.kind, _label(props), error, "read") from None
-        outputs = {key: value for key, value in props.items() if not key.startswith("__")}
+        outputs = declared(props)
         for field, kind in (
             ("phone_number_sids", "phone_number"),
             ("short_code_sids", "short_code"),

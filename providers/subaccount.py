@@ -14,13 +14,10 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field
 
-from providers.base import TwilioProvider
-from providers.consistency import settle
+from providers.base import TwilioProvider, declared
+from providers.consistency import read_settled
 from providers.errors import TwilioResourceError, describe_failure, is_not_found
 from providers.identity import create_once, tagged
-
-# Reads right after a create may 404; older objects that 404 are gone.
-RECENT_SECONDS = 60
 
 
 class SubaccountInputs(BaseModel):
@@ -71,9 +68,8 @@ class SubaccountProvider(TwilioProvider):
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
         fetch = self.session.parent().api.v2010.accounts(id).fetch
-        recent = time.time() - float(props.get("created_at") or 0) < RECENT_SECONDS
         try:
-            account = settle(fetch) if recent else fetch()
+            account = read_settled(fetch, props)
         except Exception as error:
             if is_not_found(error):
                 return ReadResult(None, {})
@@ -133,7 +129,7 @@ class SubaccountProvider(TwilioProvider):
 
     @staticmethod
     def _outputs_from(values: dict[str, Any], account) -> dict[str, Any]:
-        outputs = {key: value for key, value in values.items() if not key.startswith("__")}
+        outputs = declared(values)
         outputs.update(
             sid=account.sid,
             friendly_name=account.friendly_name,

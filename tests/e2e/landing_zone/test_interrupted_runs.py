@@ -40,6 +40,12 @@ def assert_converged(workspace: PulumiWorkspace, emulator: EmulatorProcess) -> N
     assert not deployment.get("pending_operations")
 
 
+def restore_checkpoint_backup(workspace: PulumiWorkspace, stack: str) -> None:
+    [checkpoint] = (workspace.state_dir / "backend").rglob(f"stacks/*/{stack}.json")
+    backup = checkpoint.with_name(f"{stack}.json.bak")
+    checkpoint.write_bytes(backup.read_bytes())
+
+
 def test_killed_up_then_cancel_and_up_converges_without_twins(tmp_path: Path) -> None:
     with running_emulator(tmp_path / "emulator", extra_args=["--latency-ms", "100"]) as emulator:
         workspace = PulumiWorkspace(
@@ -70,7 +76,13 @@ def test_killed_up_then_cancel_and_up_converges_without_twins(tmp_path: Path) ->
         kill_run(up)
 
         locked = workspace.run("up", "--yes", "--skip-preview", check=False)
-        assert locked.returncode != 0 and "pulumi cancel" in locked.output
+        assert locked.returncode != 0
+        if "failed to load checkpoint" in locked.output:
+            # Killed while the file backend was rewriting its checkpoint: the README's step is
+            # to put back the backup it keeps of the previous one.
+            restore_checkpoint_backup(workspace, "dev")
+        else:
+            assert "pulumi cancel" in locked.output
         workspace.run("cancel", "--yes")
         workspace.run("refresh", "--yes", "--skip-preview", "--clear-pending-creates")
         workspace.run("up", "--yes", "--skip-preview")
