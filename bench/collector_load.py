@@ -526,7 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server.add_argument("database_url")
     server.add_argument("port", type=int)
     parser.add_argument("--levels", default="1,16,64", help="concurrency levels (default 1,16,64)")
-    parser.add_argument("--events", type=int, default=36_000, help="at most, per run")
+    parser.add_argument("--events", type=int, default=60_000, help="at most, per run")
     parser.add_argument("--seconds", type=float, default=3.0, help="at most, per run")
     parser.add_argument("--rounds", type=int, default=3, help="runs per receiver and level")
     parser.add_argument("--receivers", default=",".join(RECEIVERS))

@@ -32,6 +32,10 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+# 8,192 pages of 4 KiB: the WAL file grows to about 32 MiB before a checkpoint.
+WAL_CHECKPOINT_PAGES = 8192
+
+
 def create_database_engine(url: str, *, sqlite_begin: SqliteBegin = "DEFERRED") -> Engine:
     """An engine for `url`.
 
@@ -58,6 +62,11 @@ def create_database_engine(url: str, *, sqlite_begin: SqliteBegin = "DEFERRED") 
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Checkpoint the WAL back into the database every WAL_CHECKPOINT_PAGES instead of
+        # SQLite's 1,000: the checkpoint runs inside a commit, and callbacks land on random
+        # index pages, so a rare large checkpoint writes each page once where frequent small
+        # ones rewrite it again and again (commit cost per event -40%, see collector/README).
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -170,21 +170,20 @@ class _DriverSql:
         assert separator and rest.startswith("("), sql
         return cls(sql, columns, positional, head + separator, rest[:group_end], rest[group_end:])
 
-    def execute(self, connection: Connection, rows: Sequence[tuple]) -> None:
+    def statements(self, rows: Sequence[tuple]) -> list[tuple[str, Any]]:
+        """The driver calls that write `rows`: (SQL, parameters) pairs."""
         if not rows:
-            return
+            return []
         if not self.positional:
-            connection.exec_driver_sql(
-                self.sql, [dict(zip(self.columns, row, strict=True)) for row in rows]
-            )
-            return
+            return [(self.sql, [dict(zip(self.columns, row, strict=True)) for row in rows])]
+        calls = []
         start = 0
         for size in _CHUNK_SIZES:
             while len(rows) - start >= size:
                 values = tuple(value for row in rows[start : start + size] for value in row)
-                statement = self.head + ", ".join([self.group] * size) + self.tail
-                connection.exec_driver_sql(statement, values)
+                calls.append((self.head + ", ".join([self.group] * size) + self.tail, values))
                 start += size
+        return calls
 
 
 _DRIVER_SQL: dict[tuple[str, str, str], tuple[_DriverSql, _DriverSql]] = {}
@@ -224,20 +223,35 @@ def _event_row(event: StatusEvent) -> tuple:
     )
 
 
-def store_events(connection: Connection, events: Sequence[StatusEvent]) -> None:
-    """Write `events` in the caller's transaction: archive rows once per event key, and the
-    per-message status merged in. Replays and reorderings leave the same result."""
+def prepare_writes(dialect: Dialect, events: Sequence[StatusEvent]) -> list[tuple[str, Any]]:
+    """The driver calls that store `events`: archive rows once per event key, and the
+    per-message status merged in. Replays and reorderings leave the same result.
+
+    Pure Python, apart from the database: the group-commit writer prepares on the event loop
+    and runs the calls on its thread, where the driver does the work without the GIL."""
     unique: dict[str, StatusEvent] = {}
     for event in events:
         unique.setdefault(event.event_key, event)
     merged: dict[str, dict[str, Any]] = {}
     for event in unique.values():
         merged[event.message_sid] = _merge(merged.get(event.message_sid), event)
-    insert_events, upsert_messages = _driver_sql(connection.dialect)
-    insert_events.execute(connection, [_event_row(e) for e in unique.values()])
-    upsert_messages.execute(
-        connection, [tuple(row[name] for name in MESSAGE_COLUMNS) for row in merged.values()]
+    insert_events, upsert_messages = _driver_sql(dialect)
+    return insert_events.statements([_event_row(e) for e in unique.values()]) + (
+        upsert_messages.statements(
+            [tuple(row[name] for name in MESSAGE_COLUMNS) for row in merged.values()]
+        )
     )
+
+
+def run_writes(connection: Connection, writes: Sequence[tuple[str, Any]]) -> None:
+    """Run prepared writes in the caller's transaction."""
+    for sql, parameters in writes:
+        connection.exec_driver_sql(sql, parameters)
+
+
+def store_events(connection: Connection, events: Sequence[StatusEvent]) -> None:
+    """Write `events` in the caller's transaction (see `prepare_writes`)."""
+    run_writes(connection, prepare_writes(connection.dialect, events))
 
 
 @dataclass
@@ -275,11 +289,12 @@ class GroupCommitWriter:
     Batching happens on the event loop's thread: no lock or thread hand-off per event. The
     database work of a batch runs as follows:
 
-    - SQLite: the rows are written on the loop's thread (memory and page cache only, about
-      15 us per event), then the COMMIT, which waits for the fsync, runs on the writer thread
-      while the loop answers other requests. The thread touches Python only once per batch:
-      a thread that must win the GIL back from a busy event loop after each of several calls
-      waits up to a switch interval (5 ms) every time, which capped throughput at a third.
+    - SQLite: the loop takes the write lock and prepares the batch's statements (Python work:
+      merging, row tuples); the writer thread runs them straight through the driver and
+      commits. Each driver call is one C call that lets go of the GIL while SQLite inserts,
+      writes the WAL and waits for the fsync, so that work runs on the other core; the thread
+      needs the GIL back only a few times per batch (a thread that must win it back from a
+      busy loop waits up to a switch interval each time; `serve` shortens that interval).
       The loop never blocks on SQLite's write lock: it tries to take it without waiting and,
       when another process has it (another worker of `serve --workers N`, a migration), tries
       again shortly, the batch growing meanwhile. SQLite lets go of the lock inside COMMIT,
@@ -383,13 +398,13 @@ class GroupCommitWriter:
         self._lock_wait_since = None
         batch = self._take_batch()
         try:
-            store_events(connection, [event for event, _ in batch])
+            writes = prepare_writes(connection.dialect, [event for event, _ in batch])
         except Exception:
             connection.rollback()
             # The thread retries it, event by event if need be.
             self._hand_over(functools.partial(self._write_and_commit, batch), batch)
             return
-        self._hand_over(functools.partial(self._commit_written, batch), batch)
+        self._hand_over(functools.partial(self._write_prepared, writes, batch), batch)
 
     def _keep_polling(self, error: Exception) -> bool:
         """SQLITE_BUSY, for less than LOCK_POLL_LIMIT_S so far."""
@@ -444,10 +459,17 @@ class GroupCommitWriter:
             connection.connection.driver_connection.execute(f"PRAGMA busy_timeout={milliseconds}")
             self._busy_timeout_ms = milliseconds
 
-    def _commit_written(self, batch: list[Waiter]) -> dict[int, BaseException]:
+    def _write_prepared(
+        self, writes: list[tuple[str, Any]], batch: list[Waiter]
+    ) -> dict[int, BaseException]:
         connection = self._writer_connection()
+        # Straight to the driver: each call is one C call that lets go of the GIL while SQLite
+        # works, and takes it back once; nothing else here competes with the event loop.
+        driver = connection.connection.driver_connection
         started = time.perf_counter()
         try:
+            for sql, parameters in writes:
+                driver.execute(sql, parameters)
             connection.commit()
         except Exception as error:
             self.stats.failed_commits += 1
