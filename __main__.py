@@ -3,9 +3,11 @@
 import pulumi
 
 from architecture import build_plan
+from components import sdk_overhead
 from components.landing_zone import LandingZone, LandingZoneArgs
 from components.stack_settings import announce_credentials, load_settings
 
+sdk_overhead.install()
 announce_credentials()
 plan = build_plan(load_settings())
 landing_zone = LandingZone("landing-zone", LandingZoneArgs(plan=plan))

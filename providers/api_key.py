@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from providers.base import TwilioProvider, declared
 from providers.consistency import read_settled
+from providers.created_here import CREATED_HERE
 from providers.errors import describe_failure, is_not_found
 from providers.identity import CREATE_ATTEMPTS, tagged
 from providers.transport import UnknownOutcomeError
@@ -114,7 +115,9 @@ class ApiKeyProvider(TwilioProvider):
         """Mint a key with no twin left behind: a mint whose answer was lost may have made a
         key whose secret nobody saw, which the next look under our tag deletes."""
         for attempt in range(CREATE_ATTEMPTS):
-            self._delete_orphans(inputs)
+            # A subaccount this process just created holds no key of ours yet.
+            if attempt > 0 or inputs.account_sid not in CREATED_HERE:
+                self._delete_orphans(inputs)
             try:
                 return self._mint(inputs)
             except UnknownOutcomeError:

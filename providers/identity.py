@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from architecture.identity import parse_tag
+from providers.created_here import CREATED_HERE
 from providers.transport import UnknownOutcomeError
 
 T = TypeVar("T")
@@ -24,15 +25,28 @@ def tagged(records: Iterable[T], tag: str, name_of: Callable[[T], str | None]) -
     return [record for record in records if parse_tag(name_of(record)) == tag]
 
 
-def create_once(find: Callable[[], T | None], create: Callable[[], T]) -> tuple[T, bool]:
+def create_once(
+    find: Callable[[], T | None],
+    create: Callable[[], T],
+    *,
+    inside: str | None = None,
+    sid_of: Callable[[T], str] = lambda created: created.sid,
+) -> tuple[T, bool]:
     """Adopt what `find` returns, else `create`. A create whose answer was lost is followed
-    by another look before trying again. Returns (object, adopted)."""
+    by another look before trying again. Returns (object, adopted).
+
+    `inside`: the SID of the subaccount or service the object lives in. When this process
+    created that container itself, nothing of ours can be in it yet, so the first look is
+    skipped (see providers/created_here.py). What is created is recorded the same way."""
     for attempt in range(CREATE_ATTEMPTS):
-        found = find()
-        if found is not None:
-            return found, True
+        if attempt > 0 or inside is None or inside not in CREATED_HERE:
+            found = find()
+            if found is not None:
+                return found, True
         try:
-            return create(), False
+            created = create()
+            CREATED_HERE.add(sid_of(created))
+            return created, False
         except UnknownOutcomeError:
             if attempt + 1 == CREATE_ATTEMPTS:
                 raise

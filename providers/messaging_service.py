@@ -104,7 +104,9 @@ class MessagingServiceProvider(TwilioProvider):
                 found = tagged(services.list(page_size=1000), inputs.tag, lambda s: s.friendly_name)
                 return found[0] if found else None
 
-            service, adopted = create_once(find, lambda: services.create(**parameters))
+            service, adopted = create_once(
+                find, lambda: services.create(**parameters), inside=inputs.account_sid
+            )
             if adopted and observed_settings(service) != _settings(inputs):
                 service = services(service.sid).update(**parameters)
             return service

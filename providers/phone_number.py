@@ -1,4 +1,4 @@
-"""PhoneNumber: a number bought into a subaccount, by exact number or by search.
+"""PhoneNumber: a number bought into a subaccount: exact, any in an area code, or by search.
 
 Numbers are hard to get back once released, so nothing here releases one unless the stack
 says so (`release_on_delete`); a changed search never buys a new number for an existing one,
@@ -25,6 +25,9 @@ from providers.identity import create_once, tagged
 # the first number Twilio lists.
 SEARCH_PAGE = 20
 NOT_AVAILABLE = 21422
+NONE_IN_AREA_CODE = 21452
+# Where a purchase may name just an area code (the API's `AreaCode`: US and Canada).
+AREA_CODE_COUNTRIES = frozenset({"US", "CA"})
 WEBHOOKS = ("sms_url", "sms_method", "sms_fallback_url", "sms_fallback_method")
 
 
@@ -76,7 +79,9 @@ class PhoneNumberProvider(TwilioProvider):
             return found[0] if found else None
 
         try:
-            number, adopted = create_once(find, lambda: self._buy(numbers, inputs))
+            number, adopted = create_once(
+                find, lambda: self._buy(numbers, inputs), inside=inputs.account_sid
+            )
             if adopted:
                 number = numbers.incoming_phone_numbers(number.sid).update(
                     friendly_name=inputs.friendly_name, **inputs.webhook_parameters()
@@ -139,6 +144,15 @@ class PhoneNumberProvider(TwilioProvider):
         extra = dict(friendly_name=inputs.friendly_name, **inputs.webhook_parameters())
         if inputs.phone_number:
             return buy(phone_number=inputs.phone_number, **extra)
+        if inputs.area_code and not inputs.contains and inputs.country in AREA_CODE_COUNTRIES:
+            # One call instead of a search and a purchase: Twilio picks a number in the area
+            # code, and concurrent purchases never race for the same candidate.
+            try:
+                return buy(area_code=inputs.area_code, **extra)
+            except Exception as error:
+                if twilio_code(error) != NONE_IN_AREA_CODE:
+                    raise
+                raise self._none_available(inputs) from None
         search = {"sms_enabled": inputs.sms_enabled, "limit": SEARCH_PAGE}
         if inputs.area_code:
             search["area_code"] = inputs.area_code
@@ -152,7 +166,10 @@ class PhoneNumberProvider(TwilioProvider):
             except Exception as error:
                 if twilio_code(error) != NOT_AVAILABLE:
                     raise
-        raise TwilioResourceError(
+        raise self._none_available(inputs)
+
+    def _none_available(self, inputs: PhoneNumberInputs) -> TwilioResourceError:
+        return TwilioResourceError(
             self.kind,
             _name(inputs),
             f"no {inputs.country} number is available for {_criteria(inputs)}; widen the "

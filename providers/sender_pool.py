@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from architecture.identity import parse_tag
 from providers.base import TwilioProvider, declared
+from providers.created_here import CREATED_HERE
 from providers.errors import TwilioResourceError, describe_failure, is_not_found, twilio_code
 from providers.transport import UnknownOutcomeError
 
@@ -212,7 +213,8 @@ class SenderPoolProvider(TwilioProvider):
 
         def work(client) -> dict[Sender, str]:
             pool = Pool(client, inputs.service_sid)
-            members = pool.members(kinds)
+            # A service this process just created has no senders yet.
+            members = {} if inputs.service_sid in CREATED_HERE else pool.members(kinds)
             extra = [(s, m) for s, m in members.items() if s not in desired]
             missing = [s for s in desired if s not in members]
             moves = self._locate(client, inputs, missing)  # raises before any write
@@ -238,7 +240,8 @@ class SenderPoolProvider(TwilioProvider):
     def _locate(self, client, inputs: SenderPoolInputs, missing: list[Sender]):
         """Where are the senders we are about to attach? Moves within this tenant; refuse
         anything held by a service outside this stack, before any write."""
-        exclusive = {s for s in missing if s.kind != "alpha_sender"}
+        # A number this process just bought is in no service yet.
+        exclusive = {s for s in missing if s.kind != "alpha_sender" and s.key not in CREATED_HERE}
         if not exclusive:
             return []
         kinds = frozenset(sender.kind for sender in exclusive)

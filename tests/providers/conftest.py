@@ -27,6 +27,16 @@ def clean_faults(emulator: EmulatorProcess) -> Iterator[None]:
     emulator.reset_faults()
 
 
+@pytest.fixture(autouse=True)
+def new_run() -> Callable[[], None]:
+    """Each test starts as a new provider process does; call it to start another run (what
+    this process created no longer counts as just created)."""
+    from providers.created_here import CREATED_HERE
+
+    CREATED_HERE.forget_all()
+    return CREATED_HERE.forget_all
+
+
 @pytest.fixture
 def configured(emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch) -> Callable:
     """Instantiate a provider and configure it as the engine does, with no credentials in the

@@ -65,10 +65,13 @@ def test_restricted_key_permissions_update_in_place(configured, emulator, subacc
     assert provider.diff(created.id, updated, dict(props, kind="standard")).replaces == ["kind"]
 
 
-def test_an_orphan_under_our_tag_is_replaced_not_adopted(configured, emulator, subaccount_sid):
+def test_an_orphan_under_our_tag_is_replaced_not_adopted(
+    configured, emulator, subaccount_sid, new_run
+):
     provider = configured(ApiKeyProvider)
     props = key_inputs(subaccount_sid, "standard")
     lost = provider.create(props)  # as if the run died before state recorded it
+    new_run()
     again = provider.create(props)
     assert again.id != lost.id
     keys = emulator.client().api.v2010.accounts(subaccount_sid).keys

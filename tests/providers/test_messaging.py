@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 
 import pytest
 
+from providers.api_key import ApiKeyProvider
 from providers.default_messaging_service import DefaultMessagingServiceProvider
 from providers.errors import TwilioResourceError
 from providers.messaging_service import MessagingServiceProvider
 from providers.phone_number import PhoneNumberProvider
 from providers.sender_pool import SenderPoolProvider
 from tests.providers.conftest import named
+from tests.providers.test_api_key import key_inputs
 from tests.support.emulator_process import running_emulator
 from tests.support.estate import subaccount_client
 
@@ -87,10 +90,11 @@ def test_service_settings_update_in_place_and_drift_is_read(configured, emulator
     assert provider.read(created.id, dict(drifted, created_at=0)).id is None
 
 
-def test_service_create_adopts_its_tag(configured, emulator, subaccount_sid) -> None:
+def test_service_create_adopts_its_tag(configured, emulator, subaccount_sid, new_run) -> None:
     provider = configured(MessagingServiceProvider)
     props = service_inputs(subaccount_sid)
     first = provider.create(props)
+    new_run()  # state lost: the next run finds the service by its tag
     assert provider.create(dict(props, sticky_sender=False)).id == first.id
     services = subaccount_client(emulator, subaccount_sid).messaging.v1.services.list()
     assert [s.sid for s in services if f"[tlz:{props['tag']}]" in s.friendly_name] == [first.id]
@@ -127,7 +131,7 @@ def test_no_default_service_records_none(configured, tmp_path, monkeypatch) -> N
 
 
 def test_numbers_are_bought_by_search_or_exact_and_released_only_when_allowed(
-    configured, emulator, subaccount_sid
+    configured, emulator, subaccount_sid, new_run
 ) -> None:
     provider = configured(PhoneNumberProvider)
     searched = provider.create(number_inputs(subaccount_sid, area_code="415"))
@@ -139,6 +143,7 @@ def test_numbers_are_bought_by_search_or_exact_and_released_only_when_allowed(
     numbers = emulator.client().api.v2010.accounts(subaccount_sid).incoming_phone_numbers
     assert {n.sid for n in numbers.list()} == {searched.id, exact.id}
 
+    new_run()
     again = provider.create(number_inputs(subaccount_sid, area_code="415") | {
         "tag": searched.outs["tag"], "friendly_name": searched.outs["friendly_name"]
     })  # fmt: skip
@@ -149,7 +154,9 @@ def test_numbers_are_bought_by_search_or_exact_and_released_only_when_allowed(
     assert {n.sid for n in numbers.list()} == {searched.id}
 
 
-def test_pool_attaches_moves_and_refuses_foreign_services(configured, emulator, subaccount_sid):
+def test_pool_attaches_moves_and_refuses_foreign_services(
+    configured, emulator, subaccount_sid, new_run
+):
     services = configured(MessagingServiceProvider)
     notifications = services.create(service_inputs(subaccount_sid, "notifications"))
     verification = services.create(service_inputs(subaccount_sid, "verification"))
@@ -163,7 +170,9 @@ def test_pool_attaches_moves_and_refuses_foreign_services(configured, emulator, 
     assert created.outs["sender_count"] == 2
     assert {s["status"] for s in created.outs["senders"]} == {"attached"}
 
-    # A sender in a service of this tenant (its tag is known) is moved, not refused.
+    # In a later run, a sender in a service of this tenant (its tag is known) is moved, not
+    # refused.
+    new_run()
     moving = pool_inputs(
         subaccount_sid, verification.id, [second],
         movable_from_tags=[notifications.outs["tag"]],
@@ -199,3 +208,31 @@ def test_pool_check_enforces_the_sender_limit(configured) -> None:
     too_many = pool_inputs("AC" + "0" * 32, "MG" + "0" * 32, [f"PN{i:032x}" for i in range(401)])
     reasons = [f.reason for f in pool.check({}, too_many).failures]
     assert any("401 senders" in reason and "at most 400" in reason for reason in reasons)
+
+
+def test_a_run_looks_for_nothing_inside_what_it_created_itself(
+    configured, emulator, subaccount_sid, new_run
+) -> None:
+    """The subaccount (made by the fixture, in this run) is new: its service, numbers, key and
+    pool are created without a single look-up, and the numbers bought by area code in one call."""
+    before = Counter(emulator.stats()["routes"])
+    service = configured(MessagingServiceProvider).create(service_inputs(subaccount_sid))
+    numbers = configured(PhoneNumberProvider)
+    bought = [numbers.create(number_inputs(subaccount_sid, area_code="510")) for _ in range(2)]
+    configured(ApiKeyProvider).create(key_inputs(subaccount_sid, "standard"))
+    pool = configured(SenderPoolProvider).create(
+        pool_inputs(subaccount_sid, service.id, [number.id for number in bought])
+    )
+    assert {s["status"] for s in pool.outs["senders"]} == {"attached"}
+    calls = Counter(emulator.stats()["routes"])
+    calls.subtract(before)
+    reads = {route: n for route, n in calls.items() if n and route.startswith("GET")}
+    # The one read left: the subaccount's token, fetched once for the calls made as it.
+    assert reads == {"GET /api/2010-04-01/Accounts/{AccountSid}.json": 1}
+    assert sum(n for route, n in calls.items() if route.startswith("POST")) == 6
+
+    new_run()  # a later run does look, and adopts
+    again = configured(MessagingServiceProvider).create(
+        service_inputs(subaccount_sid) | {k: service.outs[k] for k in ("tag", "friendly_name")}
+    )
+    assert again.id == service.id

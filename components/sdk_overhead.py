@@ -1,0 +1,120 @@
+"""Three costs of the Pulumi Python SDK that grow with every resource a stack registers, cut.
+
+Measured with `python -m bench.estate --profile` (N=50 customers, about 800 resources): the
+program's thread spent 13 of 23 CPU seconds in the SDK's wait for outstanding outputs, 1.5 in
+debug messages and 1.3 in stack traces; the program is one thread, so that CPU is wall time.
+
+- **Waiting for outputs.** After the program body returns, the SDK waits for every tracked
+  `Output` with `asyncio.wait(FIRST_COMPLETED)` in a loop: every time any output resolves, it
+  re-arms a callback on each of the ~1,000 still pending ones, so the cost is pending x
+  resolutions, quadratic in the stack's size. Here the drain waits for each snapshot of
+  pending outputs with one `asyncio.gather` instead: the same outputs, the first failure still
+  raised as soon as it happens, linear cost. The SDK's own function still runs for the RPC
+  wait and its error reporting.
+- **Stack traces.** Every resource records the Python stack that created it in the state: the
+  SDK's, asyncio's and the language host's frames included, about 1.4 KB per resource. Only
+  this project's frames are kept (components, providers, `__main__`): still the lines that
+  declared the resource.
+- **Debug messages.** The SDK sends about five debug lines per resource to the engine, each a
+  blocking RPC, shown only by `pulumi up --debug`. They are sent only when
+  `TLZ_SDK_DEBUG=1`.
+
+Each replaces a private SDK function, so `install()` first checks that the SDK is the version
+these were measured on (requirements.txt pins it) and otherwise leaves the SDK alone with a
+warning; tests/unit/test_sdk_overhead.py fails on an upgrade until this module is re-checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from importlib.metadata import version
+from pathlib import Path
+
+import pulumi
+import pulumi.log
+from pulumi.runtime import resource as sdk_resource
+from pulumi.runtime import stack as sdk_stack
+from pulumi.runtime.settings import SETTINGS
+
+# The SDK release whose private functions this module replaces (requirements.txt pins it).
+CHECKED_SDK_VERSION = "3.272.0"
+DEBUG_ENV = "TLZ_SDK_DEBUG"
+
+_installed = False
+
+
+def install(project_dir: Path | None = None) -> bool:
+    """Apply the three changes once per process; False (and a warning) on an unchecked SDK."""
+    global _installed
+    if _installed:
+        return True
+    if version("pulumi") != CHECKED_SDK_VERSION:
+        pulumi.log.warn(
+            f"pulumi SDK {version('pulumi')} is not the checked {CHECKED_SDK_VERSION}: "
+            "components/sdk_overhead.py leaves it as it is (re-check it, then update the pin)"
+        )
+        return False
+    project_uri = (project_dir or Path.cwd()).resolve().as_uri() + "/"
+    sdk_stack.wait_for_rpcs = _linear_wait_for_rpcs(sdk_stack.wait_for_rpcs)
+    sdk_resource._get_stack_trace = _project_frames_only(sdk_resource._get_stack_trace, project_uri)
+    if os.environ.get(DEBUG_ENV) != "1":
+        pulumi.log.debug = _no_debug
+    _installed = True
+    return True
+
+
+def _linear_wait_for_rpcs(sdk_wait):
+    async def wait_for_rpcs(await_all_outstanding_tasks: bool = True) -> None:
+        rpcs = sdk_stack._get_rpc_manager().rpcs
+        while True:
+            # The SDK's wait for RPCs, and its reporting of a failed one; no outputs.
+            await sdk_wait(await_all_outstanding_tasks=False)
+            if not await_all_outstanding_tasks:
+                return
+            await drain_outputs()
+            if not rpcs:
+                return
+
+    return wait_for_rpcs
+
+
+async def drain_outputs() -> None:
+    """Wait until every tracked output has resolved (outputs created meanwhile included)."""
+    while True:
+        with SETTINGS.lock:
+            pending = list(SETTINGS.outputs)
+            SETTINGS.outputs.clear()
+        if not pending:
+            return
+        try:
+            await asyncio.gather(*pending)
+        except BaseException:
+            # The first failure ends the program, as with the SDK; the rest stay tracked.
+            with SETTINGS.lock:
+                SETTINGS.outputs.update(task for task in pending if not task.done())
+            raise
+
+
+def is_project_frame(uri: str, project_uri: str) -> bool:
+    """A frame of this project's own code: under the project directory, but not in its
+    virtualenv, `.bin` or any other hidden directory, nor an installed package."""
+    if not uri.startswith(project_uri):
+        return False
+    relative = uri[len(project_uri) :]
+    return not relative.startswith(".") and "/site-packages/" not in relative
+
+
+def _project_frames_only(sdk_capture, project_uri: str):
+    def capture():
+        trace = sdk_capture()
+        kept = [frame for frame in trace.frames if is_project_frame(frame.pc.uri, project_uri)]
+        del trace.frames[:]
+        trace.frames.extend(kept)
+        return trace
+
+    return capture
+
+
+def _no_debug(*_args: object, **_kwargs: object) -> None:
+    return None

@@ -1,0 +1,90 @@
+"""components/sdk_overhead.py replaces private functions of one SDK release: these tests pin that
+release and check the replacements behave as the SDK's own do."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+from pulumi.runtime.settings import SETTINGS
+
+from components import sdk_overhead
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_the_installed_sdk_is_the_one_the_replacements_were_checked_against():
+    assert version("pulumi") == sdk_overhead.CHECKED_SDK_VERSION, (
+        "the pulumi SDK changed: re-check components/sdk_overhead.py against it "
+        "(wait_for_rpcs, _get_stack_trace, log.debug), then update CHECKED_SDK_VERSION"
+    )
+    pin = re.search(r"^pulumi==(\S+)$", (REPO_ROOT / "requirements.txt").read_text(), re.M)
+    assert pin and pin.group(1) == sdk_overhead.CHECKED_SDK_VERSION
+
+
+@pytest.fixture
+def tracked_outputs():
+    saved = set(SETTINGS.outputs)
+    SETTINGS.outputs.clear()
+    yield SETTINGS.outputs
+    SETTINGS.outputs.clear()
+    SETTINGS.outputs.update(saved)
+
+
+def test_draining_waits_for_every_output_including_ones_created_meanwhile(tracked_outputs):
+    finished: list[str] = []
+
+    async def output(name: str, delay: float, then=None):
+        await asyncio.sleep(delay)
+        finished.append(name)
+        if then is not None:
+            tracked_outputs.add(asyncio.ensure_future(then))
+
+    async def scenario():
+        for index in range(50):
+            tracked_outputs.add(asyncio.ensure_future(output(f"o{index}", index / 1000)))
+        tracked_outputs.add(asyncio.ensure_future(output("parent", 0.01, output("child", 0.1))))
+        await sdk_overhead.drain_outputs()
+
+    asyncio.run(scenario())
+    assert len(finished) == 52 and finished[-1] == "child"
+    assert not tracked_outputs
+
+
+def test_draining_raises_the_first_failure_without_waiting_for_the_rest(tracked_outputs):
+    async def fails():
+        await asyncio.sleep(0.01)
+        raise RuntimeError("create failed")
+
+    async def scenario():
+        slow = asyncio.ensure_future(asyncio.sleep(30))
+        tracked_outputs.update({slow, asyncio.ensure_future(fails())})
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(RuntimeError, match="create failed"):
+            await sdk_overhead.drain_outputs()
+        assert loop.time() - started < 5
+        assert slow in tracked_outputs  # still pending, still tracked
+        slow.cancel()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("path", "kept"),
+    [
+        ("components/tenant.py", True),
+        ("providers/phone_number.py", True),
+        ("__main__.py", True),
+        (".venv/lib/python3.11/site-packages/pulumi/runtime/stack.py", False),
+        (".bin/pulumi-language-python-exec", False),
+        ("vendor/lib/site-packages/x.py", False),
+    ],
+)
+def test_only_the_projects_own_frames_are_kept_in_stack_traces(path: str, kept: bool):
+    project = "file:///work/project/"
+    assert sdk_overhead.is_project_frame(project + path, project) is kept
+    assert not sdk_overhead.is_project_frame("file:///usr/lib/python3.11/asyncio/x.py", project)
