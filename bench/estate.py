@@ -882,7 +882,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--provider-workers",
         type=int,
-        default=32,
+        default=64,
         help=f"provider operations at once per stack (Pulumi's own host: {STOCK_WORKERS})",
     )
     parser.add_argument(

@@ -10,11 +10,13 @@ credentials, cached per process, and never written to state or outputs.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
@@ -29,6 +31,9 @@ from providers.consistency import settle
 from providers.transport import RetryingHttpClient
 
 T = TypeVar("T")
+
+# How long one fetch of a subaccount serves every read that asks for it.
+ACCOUNT_REUSE_SECONDS = 5.0
 
 ACCOUNT_SID_KEY = "twilio:accountSid"
 AUTH_TOKEN_KEY = "twilio:authToken"
@@ -97,7 +102,9 @@ class TwilioSession:
     """Clients for the parent and its subaccounts, built per call from the parent's
     credentials. One per provider process; safe to share between its worker threads."""
 
-    _tokens: dict[tuple[str, str], str] = {}
+    # Subaccount -> (when fetched, its Account resource, auth token included). Kept in this
+    # process's memory only; a token is re-read when Twilio rejects it (20003).
+    _accounts: dict[tuple[str, str], tuple[float, Any]] = {}
     _tokens_lock = threading.Lock()
     _token_locks: dict[tuple[str, str], threading.Lock] = {}
 
@@ -126,18 +133,41 @@ class TwilioSession:
                     raise
         raise AssertionError("unreachable")
 
+    def remember_account(self, account: Any) -> None:
+        """An Account resource just created or adopted: it carries the auth token, so the
+        subaccount's own calls need no extra fetch. Only its token is reused: a read of the
+        account still fetches it."""
+        key = (self.credentials.account_sid, account.sid)
+        with self._lock_for(key):
+            self._accounts[key] = (-math.inf, account)
+
+    def forget_account(self, subaccount_sid: str) -> None:
+        """We changed the account: the next read fetches it again."""
+        key = (self.credentials.account_sid, subaccount_sid)
+        with self._lock_for(key):
+            self._accounts.pop(key, None)
+
+    def fetch_account(
+        self, subaccount_sid: str, *, max_age: float = ACCOUNT_REUSE_SECONDS, settle_404: bool
+    ) -> Any:
+        """The subaccount's Account resource, fetched with the parent's credentials once per
+        `max_age` however many worker threads ask (a refresh reads a subaccount and every
+        object in it at the same moment). `settle_404`: it may have just been created."""
+        key = (self.credentials.account_sid, subaccount_sid)
+        with self._lock_for(key):
+            entry = self._accounts.get(key)
+            if entry is not None and time.monotonic() - entry[0] <= max_age:
+                return entry[1]
+            fetch = self.parent().api.v2010.accounts(subaccount_sid).fetch
+            account = settle(fetch) if settle_404 else fetch()
+            self._accounts[key] = (time.monotonic(), account)
+            return account
+
     def _subaccount_token(self, subaccount_sid: str, *, fresh: bool) -> str:
         if subaccount_sid == self.credentials.account_sid:
             return self.credentials.auth_token
-        key = (self.credentials.account_sid, subaccount_sid)
-        # One fetch per subaccount, however many worker threads ask at once.
-        with self._lock_for(key):
-            cached = None if fresh else self._tokens.get(key)
-            if cached is None:
-                # Often asked right after the subaccount was created.
-                account = settle(self.parent().api.v2010.accounts(subaccount_sid).fetch)
-                cached = self._tokens[key] = account.auth_token
-            return cached
+        max_age = 0.0 if fresh else math.inf
+        return self.fetch_account(subaccount_sid, max_age=max_age, settle_404=True).auth_token
 
     @classmethod
     def _lock_for(cls, key: tuple[str, str]) -> threading.Lock:

@@ -15,7 +15,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field
 
 from providers.base import TwilioProvider, declared
-from providers.consistency import read_settled
+from providers.consistency import RECENT_SECONDS
 from providers.errors import TwilioResourceError, describe_failure, is_not_found
 from providers.identity import create_once, tagged
 
@@ -60,6 +60,8 @@ class SubaccountProvider(TwilioProvider):
             )
             if adopted or inputs.status != "active":
                 account = self._apply(account.sid, inputs, account)
+            # The answer carries the auth token: the objects made inside need no token fetch.
+            self.session.remember_account(account)
         except TwilioResourceError:
             raise
         except Exception as error:
@@ -67,9 +69,10 @@ class SubaccountProvider(TwilioProvider):
         return CreateResult(account.sid, self._outputs(inputs, account, time.time()))
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
-        fetch = self.session.parent().api.v2010.accounts(id).fetch
+        recent = time.time() - float(props.get("created_at") or 0) < RECENT_SECONDS
         try:
-            account = read_settled(fetch, props)
+            # Shared with the token lookups of the objects inside, read at the same moment.
+            account = self.session.fetch_account(id, settle_404=recent)
         except Exception as error:
             if is_not_found(error):
                 return ReadResult(None, {})
@@ -108,6 +111,7 @@ class SubaccountProvider(TwilioProvider):
             )
         try:
             # Twilio has no DELETE for accounts; `closed` is final.
+            session.forget_account(id)
             session.parent().api.v2010.accounts(id).update(status="closed")
         except Exception as error:
             if is_not_found(error) or getattr(error, "code", None) == 21479:
@@ -120,7 +124,9 @@ class SubaccountProvider(TwilioProvider):
             current.friendly_name == inputs.friendly_name and current.status == inputs.status
         ):
             return current
-        return account_api.update(friendly_name=inputs.friendly_name, status=inputs.status)
+        updated = account_api.update(friendly_name=inputs.friendly_name, status=inputs.status)
+        self.session.remember_account(updated)  # token reused; a later read fetches again
+        return updated
 
     def _outputs(self, inputs: SubaccountInputs, account, created_at) -> dict[str, Any]:
         return self._outputs_from(

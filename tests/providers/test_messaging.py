@@ -227,8 +227,8 @@ def test_a_run_looks_for_nothing_inside_what_it_created_itself(
     calls = Counter(emulator.stats()["routes"])
     calls.subtract(before)
     reads = {route: n for route, n in calls.items() if n and route.startswith("GET")}
-    # The one read left: the subaccount's token, fetched once for the calls made as it.
-    assert reads == {"GET /api/2010-04-01/Accounts/{AccountSid}.json": 1}
+    # Not even the subaccount's token: it came with the subaccount's create answer.
+    assert reads == {}
     assert sum(n for route, n in calls.items() if route.startswith("POST")) == 6
 
     new_run()  # a later run does look, and adopts

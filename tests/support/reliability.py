@@ -32,7 +32,7 @@ from tests.support.pulumi_cli import PulumiWorkspace, copy_program, pulumi_execu
 
 PROJECT = "twilio-landing-zone"
 STACK = "dev"
-PROVIDER_WORKERS = 32
+PROVIDER_WORKERS = 64
 PARALLEL = 64
 RECOMMENDED_ENV = {
     "PULUMI_SKIP_CHECKPOINTS": "true",

@@ -1,7 +1,7 @@
 """The `pulumi-python` provider host of this project: Pulumi's own `python -m pulumi.dynamic`
 (same servicer, same provider code, same pickled `__provider`), with two differences.
 
-- It serves `TLZ_PROVIDER_WORKERS` provider operations at once (default 32). Pulumi's host
+- It serves `TLZ_PROVIDER_WORKERS` provider operations at once (default 64). Pulumi's host
   hard-codes 4, which caps a whole stack at 4 creates/updates at once whatever `--parallel`
   says; Twilio is ~100 ms away, so that ceiling, not Twilio, would set the pace. Requests to
   Twilio stay bounded per account by providers/transport.py.
@@ -21,7 +21,7 @@ import threading
 import time
 from concurrent import futures
 
-DEFAULT_WORKERS = 32
+DEFAULT_WORKERS = 64
 
 
 def exit_when_orphaned(parent: int, interval: float = 0.1) -> None:
