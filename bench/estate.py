@@ -521,8 +521,11 @@ def run_floor_once(root: Path, customers: int, latency_ms: float) -> OpResult:
 # Where the program's loop thread spends its CPU: (label, pstats key predicate).
 PROGRAM_PARTS = (
     (
-        "SDK waits on every tracked Output (asyncio.wait over all pending, each wake-up)",
-        lambda file, func: file.endswith("pulumi/runtime/stack.py") and func == "wait_for_rpcs",
+        "waiting for outstanding outputs (the SDK's loop, or components/sdk_overhead.py's)",
+        lambda file, func: (
+            (file.endswith("pulumi/runtime/stack.py") and func == "wait_for_rpcs")
+            or (file.endswith("components/sdk_overhead.py") and func == "drain_outputs")
+        ),
     ),
     (
         "building the resource graph (__main__: components, pydantic, dill, stack traces)",
@@ -539,7 +542,7 @@ PROGRAM_PARTS = (
         lambda file, func: file.endswith("pulumi/runtime/resource.py") and func == "do_register",
     ),
     (
-        "SDK debug messages (each one a blocking Log RPC to the engine)",
+        "SDK debug messages (each one a blocking Log RPC; off unless TLZ_SDK_DEBUG=1)",
         lambda file, func: file.endswith("pulumi/log.py") and func == "debug",
     ),
 )
