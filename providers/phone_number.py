@@ -144,15 +144,24 @@ class PhoneNumberProvider(TwilioProvider):
         extra = dict(friendly_name=inputs.friendly_name, **inputs.webhook_parameters())
         if inputs.phone_number:
             return buy(phone_number=inputs.phone_number, **extra)
-        if inputs.area_code and not inputs.contains and inputs.country in AREA_CODE_COUNTRIES:
+        if (
+            inputs.area_code
+            and not inputs.contains
+            and inputs.sms_enabled
+            and inputs.country in AREA_CODE_COUNTRIES
+        ):
             # One call instead of a search and a purchase: Twilio picks a number in the area
             # code, and concurrent purchases never race for the same candidate.
             try:
-                return buy(area_code=inputs.area_code, **extra)
+                number = buy(area_code=inputs.area_code, **extra)
             except Exception as error:
                 if twilio_code(error) != NONE_IN_AREA_CODE:
                     raise
                 raise self._none_available(inputs) from None
+            if _can_send_sms(number):
+                return number
+            # Twilio picked one without SMS: give it back, then search for SMS-capable ones.
+            account.incoming_phone_numbers(number.sid).delete()
         search = {"sms_enabled": inputs.sms_enabled, "limit": SEARCH_PAGE}
         if inputs.area_code:
             search["area_code"] = inputs.area_code
@@ -185,6 +194,11 @@ class PhoneNumberProvider(TwilioProvider):
             friendly_name=number.friendly_name,
             created_at=created_at,
         )
+
+
+def _can_send_sms(number) -> bool:
+    capabilities = number.capabilities
+    return not isinstance(capabilities, dict) or capabilities.get("sms", True) is not False
 
 
 def _criteria(inputs: PhoneNumberInputs) -> str:
