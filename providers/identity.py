@@ -30,7 +30,6 @@ def create_once(
     create: Callable[[], T],
     *,
     inside: str | None = None,
-    sid_of: Callable[[T], str] = lambda created: created.sid,
 ) -> tuple[T, bool]:
     """Adopt what `find` returns, else `create`. A create whose answer was lost is followed
     by another look before trying again. Returns (object, adopted).
@@ -45,7 +44,7 @@ def create_once(
                 return found, True
         try:
             created = create()
-            CREATED_HERE.add(sid_of(created))
+            CREATED_HERE.add(created.sid)
             return created, False
         except UnknownOutcomeError:
             if attempt + 1 == CREATE_ATTEMPTS:
