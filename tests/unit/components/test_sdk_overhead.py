@@ -85,6 +85,6 @@ def test_draining_raises_the_first_failure_without_waiting_for_the_rest(tracked_
     ],
 )
 def test_only_the_projects_own_frames_are_kept_in_stack_traces(path: str, kept: bool):
-    project = "file:///work/project/"
+    project = "file:///home/ops/landing-zone/"
     assert sdk_overhead.is_project_frame(project + path, project) is kept
     assert not sdk_overhead.is_project_frame("file:///usr/lib/python3.11/asyncio/x.py", project)
