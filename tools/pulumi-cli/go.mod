@@ -1,6 +1,6 @@
 module twilio-landing-zone/tools/pulumi-cli
 
-go 1.25.11
+go 1.26.6
 
 tool github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 
