@@ -33,7 +33,7 @@ help:
 	@echo "make bench   estate benchmark (10/50/100 customers) against the emulator, ~15 minutes"
 	@echo "make lint    ruff"
 
-setup: $(VENV)/.installed .bin/pulumi .bin/actionlint .state/backend
+setup: $(VENV)/.installed .bin/pulumi .bin/actionlint .bin/twilio-oai/SOURCE .state/backend
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 .bin/actionlint: scripts/install-actionlint tools/actionlint/go.mod
 	scripts/install-actionlint
+
+.bin/twilio-oai/SOURCE: scripts/fetch-twilio-specs
+	scripts/fetch-twilio-specs
 
 .state/backend:
 	@mkdir -p $@ $(PULUMI_HOME)

@@ -6,8 +6,9 @@ the way down (pagination `meta`, `capabilities`...). Declared formats are checke
 each API's date format: `date-time-rfc-2822` (v2010, IAM v1) and `date-time` (messaging v1,
 where it must be exactly YYYY-MM-DDTHH:MM:SSZ). Error answers must be Twilio's four-field body.
 
-The specs live outside the repository at `<repo>/../shared/reference/twilio-oai/`; a missing
-spec is an error, never a skip.
+The specs are the official ones Twilio publishes in the npm package `@twilio-alpha/mcp` 0.7.0,
+pinned by integrity and put in `<repo>/.bin/twilio-oai/` by `make setup`
+(scripts/fetch-twilio-specs); a missing spec is an error, never a skip.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SPEC_DIR = REPO_ROOT.parent / "shared" / "reference" / "twilio-oai"
+SPEC_DIR = REPO_ROOT / ".bin" / "twilio-oai"
 SPEC_FILES = {
     "api": "twilio_api_v2010.json",
     "messaging": "twilio_messaging_v1.json",
     "iam": "twilio_iam_v1.json",
+    "trusthub": "twilio_trusthub_v1.json",
 }
 
 # The one place where the emulator's answers may depart from the strict reading of the spec,
