@@ -35,10 +35,8 @@ help:
 
 setup: $(VENV)/.installed .bin/pulumi .bin/actionlint .bin/twilio-oai/SOURCE .bin/chromium .state/backend
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt scripts/install-venv
+	PYTHON=$(PYTHON) scripts/install-venv
 	@touch $@
 
 .bin/pulumi: scripts/install-pulumi tools/pulumi-cli/go.mod tools/language_host/pulumi-language-python
