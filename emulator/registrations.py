@@ -127,9 +127,10 @@ class Registrations:
     # --- scheduling ---------------------------------------------------------------------------
 
     def submit(self, record: Record, status: str) -> None:
-        """Put `record` in `status` and start its review; the caller saves it."""
+        """Put `record` in `status` and start its review (unless held); the caller saves it."""
         record.doc[FLOWS[record.kind].field] = status
-        record.doc["review"] = {"held": False, "due_ms": None}
+        held = bool((record.doc.get("review") or {}).get("held"))
+        record.doc["review"] = {"held": held, "due_ms": None}
         self._plan(record)
 
     def _plan(self, record: Record) -> None:
