@@ -23,25 +23,22 @@ def _final(client: Client, sid: str):
     )
 
 
-def _buy(emulator: EmulatorProcess, tenant: Tenant, kind: str = "local") -> tuple[str, str]:
-    """(PN SID, number) bought in the tenant. Bought through an unrecorded client: number
-    responses are validated by the numbers suite, against the allow-list kept there."""
-    client = emulator.client(tenant.sid, tenant.auth_token)
+def _buy(client: Client, kind: str = "local") -> tuple[str, str]:
+    """(PN SID, number) bought in the client's account: a local 415 number or a toll-free one."""
     search = client.available_phone_numbers("US")
-    found = (
-        search.local.list(area_code=415, sms_enabled=True, limit=1)
-        if kind == "local"
-        else search.toll_free.list(limit=1)
-    )[0]
+    if kind == "local":
+        found = search.local.list(area_code=415, sms_enabled=True, limit=1)[0]
+    else:
+        found = search.toll_free.list(limit=1)[0]
     number = client.incoming_phone_numbers.create(phone_number=found.phone_number)
     return number.sid, number.phone_number
 
 
 @pytest.fixture
-def pooled(emulator: EmulatorProcess, tenant: Tenant):
+def pooled(tenant: Tenant):
     """(service, number) of the tenant: a local US number in the service's sender pool."""
     service = tenant.client.messaging.v1.services.create(friendly_name="reminders")
-    number_sid, number = _buy(emulator, tenant)
+    number_sid, number = _buy(tenant.client)
     tenant.client.messaging.v1.services(service.sid).phone_numbers.create(
         phone_number_sid=number_sid
     )
@@ -95,6 +92,6 @@ def test_unregistered_10dlc_fails_until_the_campaign_is_verified(
 
 def test_gate_spares_toll_free_numbers(emulator: EmulatorProcess, tenant: Tenant) -> None:
     emulator.set_faults(a2p_gating=True)
-    _sid, number = _buy(emulator, tenant, "toll-free")
+    _sid, number = _buy(tenant.client, "toll-free")
     message = tenant.client.messages.create(to=TO, from_=number, body="toll-free")
     assert _final(tenant.client, message.sid).status == "delivered"
