@@ -3,6 +3,9 @@ enforces, the review lifecycle (on its own and by admin decision) and campaign u
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 import requests
 from twilio.base.exceptions import TwilioRestException
@@ -332,3 +335,26 @@ def test_campaign_rejection_and_updates(
     client.messaging.v1.services(service.sid).delete()
     state = requests.get(f"{emulator.url}/_emulator/a2p/registrations/{again.sid}", timeout=5)
     assert state.status_code == 404  # the campaign went with its service
+
+
+def test_reviews_resume_after_a_kill(tmp_path: Path, client_for: Callable[..., Client]) -> None:
+    """Due review steps are stored: a killed emulator picks them up, holds included."""
+    with EmulatorProcess(tmp_path, extra_args=["--registration-step-ms", "300"]) as process:
+        parent = client_for(process)
+        sub = parent.api.v2010.accounts.create(friendly_name="durable")
+        tenant = client_for(process, sub.sid, sub.auth_token)
+        primary = seed_primary(process, parent.account_sid)
+        moving = secondary_profile(tenant, primary)
+        held = secondary_profile(tenant, primary)
+        decide(process, held, "hold")
+        for sid in (moving, held):
+            tenant.trusthub.v1.customer_profiles(sid).update(status="pending-review")
+        process.restart(hard=True)
+        tenant = client_for(process, sub.sid, sub.auth_token)
+        approved = wait_until(
+            lambda: tenant.trusthub.v1.customer_profiles(moving).fetch(),
+            lambda p: p.status == "twilio-approved",
+        )
+        assert approved.valid_until is not None
+        state = admin(process, "GET", f"a2p/registrations/{held}")
+        assert (state["status"], state["held"]) == ("pending-review", True)
