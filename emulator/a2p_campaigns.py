@@ -16,7 +16,7 @@ from typing import Any
 from emulator import a2p_catalog
 from emulator.messaging_services import find_service
 from emulator.pages import list_records, v1_list
-from emulator.registrations import BRAND, CAMPAIGN, tcr_id
+from emulator.registrations import BRAND, CAMPAIGN, sync_service, tcr_id
 from emulator.runtime import Call, Endpoint, Operation, Reply
 from emulator.store import Record
 from emulator.wire import Params, TwilioError, bad_request, is_sid, iso8601, new_sid
@@ -233,7 +233,9 @@ def update(call: Call) -> Reply:
 def delete(call: Call) -> Reply:
     record = _campaign(call)
     call.registrations.forget(record.sid)
-    call.store.delete(record)
+    with call.store.transaction():
+        sync_service(call.store, record, removed=True)
+        call.store.delete(record)
     return 204, None
 
 

@@ -200,6 +200,8 @@ class Registrations:
             self._on_approved(record)
         self._plan(record)
         self.store.save(record)
+        if record.kind == CAMPAIGN:
+            sync_service(self.store, record)
 
     def _on_approved(self, record: Record) -> None:
         doc = record.doc
@@ -241,6 +243,8 @@ class Registrations:
             record.doc["failure_reason"] = description
         self._plan(record)
         self.store.save(record)
+        if record.kind == CAMPAIGN:
+            sync_service(self.store, record)
 
     def hold(self, record: Record) -> None:
         record.doc.setdefault("review", {})["held"] = True
@@ -271,13 +275,23 @@ US_10DLC_TYPES = ("local", "mobile")
 
 
 def campaign_verified(store: Store, service_sid: str) -> bool:
-    return bool(
-        store.count(
-            CAMPAIGN,
-            container_sid=service_sid,
-            where=[("json_extract(doc, '$.campaign_status') = ?", ("VERIFIED",))],
-        )
-    )
+    service = store.get(service_sid, "service")
+    return bool(service and service.doc.get("us_app_to_person_registered"))
+
+
+def sync_service(store: Store, campaign: Record, *, removed: bool = False) -> None:
+    """Keep the service's `us_app_to_person_registered` in step with its campaign.
+
+    Kept on the service itself so that rendering a service costs no extra query (the service
+    fetch is the emulator's hot path in bench/emulator_rps.py).
+    """
+    service = store.get(campaign.container_sid or "", "service")
+    if service is None:
+        return
+    registered = not removed and campaign.doc.get("campaign_status") == "VERIFIED"
+    if bool(service.doc.get("us_app_to_person_registered")) != registered:
+        service.doc["us_app_to_person_registered"] = registered
+        store.save(service, at=service.date_updated)
 
 
 def unregistered_10dlc(store: Store, sender: str | None) -> bool:

@@ -274,6 +274,8 @@ def test_campaign_verifies_itself_and_registers_the_service(
     assert client.messaging.v1.services(service.sid).fetch().us_app_to_person_registered is True
     verified = client.messaging.v1.services(service.sid).us_app_to_person(campaign.sid).fetch()
     assert verified.rate_limits["att"]["mps"] == 600
+    decide(emulator, campaign.sid, "reject", 30886)
+    assert client.messaging.v1.services(service.sid).fetch().us_app_to_person_registered is False
 
 
 def test_campaign_rejection_and_updates(
