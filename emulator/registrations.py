@@ -37,6 +37,7 @@ BRAND = "brand"
 CAMPAIGN = "campaign"
 KINDS = (*BUNDLE_KINDS, BRAND, CAMPAIGN)
 VALIDITY_S = 365 * 24 * 3600
+MIN_STEP_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,8 @@ class Registrations:
             review["due_ms"] = None
             self._cancel(record.sid)
             return
-        delay = self._step_seconds()
+        # At least 10 ms, so a step that waits on its bundles or brand never spins the loop.
+        delay = max(self._step_seconds(), MIN_STEP_S)
         review["due_ms"] = int((time.time() + delay) * 1000)
         self._arm(record.sid, record.kind, delay)
 
