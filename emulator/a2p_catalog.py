@@ -330,9 +330,10 @@ def usecases_for(brand_type: str | None) -> list[dict[str, Any]]:
 
 
 # --- failure reasons the admin API can reject with ---------------------------------------------
-# (code, description, fields). Brand reasons are from Twilio's brand troubleshooting guide and
-# event schemas, campaign reasons from its campaign error pages, the bundle one from the Trust
-# Hub spec's example (`errors: [{"code": 18601}]`).
+# (code, description, fields). Sources: 21736 and 30797 Twilio's brand Event Streams schema
+# examples, 30701 Twilio's error page, 30909 a published table of campaign rejection codes,
+# 18601 the Trust Hub spec's example (`errors: [{"code": 18601}]`); 30886 (campaign
+# description) is not confirmed.
 
 FAILURE_REASONS: dict[str, dict[int, tuple[str, tuple[str, ...]]]] = {
     "bundle": {
