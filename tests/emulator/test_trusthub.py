@@ -91,6 +91,7 @@ def test_supporting_documents_crud(tenant: Tenant) -> None:
     assert document.sid.startswith("RD") and document.status == "DRAFT"
     assert document.mime_type is None and document.attributes == {"address_sids": address}
     assert [d.sid for d in hub.supporting_documents.list()] == [document.sid]
+    assert hub.supporting_documents(document.sid).fetch().type == "customer_profile_address"
     renamed = hub.supporting_documents(document.sid).update(friendly_name="head office")
     assert renamed.friendly_name == "head office"
     with pytest.raises(TwilioRestException) as error:
@@ -143,6 +144,10 @@ def test_evaluation_lists_the_failing_requirements(tenant: Tenant) -> None:
     assert [e.sid for e in evaluations] == [evaluation.sid, again.sid]
     fetched = hub.customer_profiles(profile.sid).customer_profiles_evaluations(again.sid).fetch()
     assert fetched.status == "noncompliant"
+    # A draft's assignment is removed again.
+    assignments = hub.customer_profiles(profile.sid).customer_profiles_entity_assignments
+    (only,) = assignments.list()
+    assert assignments(only.sid).delete() is True and assignments.list() == []
 
 
 def test_submission_needs_a_passing_evaluation(
@@ -285,6 +290,16 @@ def test_trust_product_follows_the_same_rules(
         policy_sid=A2P_POLICY
     )
     assert evaluation.status == "noncompliant" and evaluation.trust_product_sid == empty.sid
+    evaluations = hub.trust_products(empty.sid).trust_products_evaluations
+    assert [e.sid for e in evaluations.list()] == [evaluation.sid]
+    assert evaluations(evaluation.sid).fetch().policy_sid == A2P_POLICY
+    # A draft's assignments come and go.
+    stray = hub.end_users.create(friendly_name="stray", type="business", attributes={})
+    assignments = hub.trust_products(empty.sid).trust_products_entity_assignments
+    assignment = assignments.create(object_sid=stray.sid)
+    assert assignments(assignment.sid).fetch().object_sid == stray.sid
+    assert assignments(assignment.sid).delete() is True
+    assert assignments.list() == []
     with pytest.raises(TwilioRestException):
         hub.trust_products(empty.sid).update(status="pending-review")
 
@@ -297,6 +312,9 @@ def test_trust_product_follows_the_same_rules(
             friendly_name="x", email="x@example.com", policy_sid=SECONDARY_POLICY
         )
     assert error.value.status == 400 and "TrustProducts policy" in error.value.msg
+    assert hub.trust_products(product).fetch().status == "pending-review"
+    assert {p.sid for p in hub.trust_products.list()} == {empty.sid, product}
+    assert [p.sid for p in hub.trust_products.list(status="pending-review")] == [product]
     assert hub.trust_products(empty.sid).delete() is True
 
 
