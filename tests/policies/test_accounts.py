@@ -141,3 +141,12 @@ def test_senders_given_to_the_parents_default_service_say_so() -> None:
 def test_subaccounts_and_default_services_are_not_this_rules_business(token: str) -> None:
     thing = resource(token, "x", {"account_key": "parent", "account_sid": PARENT_SID})
     assert check_stack(no_sending_from_parent, [thing]) == []
+
+
+def test_a_tenant_whose_subaccount_is_not_in_this_stack_is_the_parent() -> None:
+    # Labelled 'globex', but no Subaccount of this stack produced its account_sid: Twilio
+    # would put it wherever that SID points, which this stack does not own.
+    stray = service("globex", "marketing")
+    [violation] = check_stack(no_sending_from_parent, [*tenant("acme"), stray])
+    assert violation.urn == stray.urn
+    assert "although labelled account_key 'globex'" in violation.message
