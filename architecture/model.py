@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from architecture import identity
 from architecture.rulebook import RuleModel, Violation, rule, rule_error
-from architecture.urls import is_loopback_url, webhook_url_problem
+from architecture import urls
 
 Style = Literal["direct", "isv"]
 Environment = Literal["development", "staging", "production"]
@@ -130,9 +130,10 @@ def restricted_key_permission(value: str) -> str:
 
 
 def https_or_loopback(value: str) -> str:
-    problem = webhook_url_problem(value)
+    # Loopback is decided where the environment is known (loopback_only_outside_production).
+    problem = urls.problem(value, loopback_allowed=True)
     if problem:
-        raise rule_error("https_or_loopback", problem)
+        raise rule_error("https_or_loopback", f"{value!r} {problem}")
     return value
 
 
@@ -395,7 +396,7 @@ class Tenant(RuleModel):
             return
         for service_index, service in enumerate(self.services):
             for loc, url in service.webhook_urls():
-                if is_loopback_url(url):
+                if urls.is_loopback(url):
                     yield Violation(
                         ("services", service_index, *loc),
                         f"{url!r} is a loopback URL; loopback webhooks are allowed only outside "
@@ -608,7 +609,7 @@ class StackSettings(RuleModel):
 
     @rule
     def loopback_only_outside_production(self) -> Iterator[Violation]:
-        if self.collector_url is None or not is_loopback_url(self.collector_url):
+        if self.collector_url is None or not urls.is_loopback(self.collector_url):
             return
         for t_index, s_index, tenant in self.collector_references():
             if tenant.is_production:
