@@ -15,9 +15,8 @@ from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
-from architecture import identity
+from architecture import identity, urls
 from architecture.rulebook import RuleModel, Violation, rule, rule_error
-from architecture import urls
 
 Style = Literal["direct", "isv"]
 Environment = Literal["development", "staging", "production"]
