@@ -125,5 +125,5 @@ https_webhooks = Rule(
 
 def _loopback_note(environments: list[str]) -> str:
     if not environments:
-        return " (this stack allows no plain-http loopback URLs)"
-    return f" (plain http to a loopback host is allowed only in: {listing(environments)})"
+        return " (this stack allows no loopback URLs)"
+    return f" (loopback URLs are allowed only in: {listing(environments)})"

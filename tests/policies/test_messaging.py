@@ -129,11 +129,11 @@ def test_loopback_status_callback_only_where_allowed() -> None:
     dev = [subaccount("lab", "development"), service("lab", status_callback=LOOPBACK_CALLBACK)]
     assert check_stack(status_callback_required, dev, DEV_LOOPBACK) == []
     [strict] = check_stack(status_callback_required, dev)
-    assert "is plain http to a loopback host" in strict.message
-    assert "(this stack allows no plain-http loopback URLs)" in strict.message
+    assert "points at a loopback host (this machine), which Twilio cannot reach" in strict.message
+    assert "(this stack allows no loopback URLs)" in strict.message
     prod = [subaccount(), service(status_callback=LOOPBACK_CALLBACK)]
     [violation] = check_stack(status_callback_required, prod, DEV_LOOPBACK)
-    assert "allowed only in: development, staging" in violation.message
+    assert "loopback URLs are allowed only in: development, staging" in violation.message
 
 
 def test_an_unknown_status_callback_is_left_for_up() -> None:
@@ -162,8 +162,7 @@ def test_plain_http_service_webhooks_fail(field: str, url: str) -> None:
     [violation] = check_stack(https_webhooks, estate)
     assert violation.message == (
         f"MessagingService 'acme-svc-notifications' (subaccount 'acme', production): {field} "
-        f"'{url}' must use https. Use an HTTPS URL (this stack allows no plain-http loopback "
-        "URLs)."
+        f"'{url}' must use https. Use an HTTPS URL (this stack allows no loopback URLs)."
     )
 
 
@@ -171,7 +170,7 @@ def test_number_webhooks_are_checked() -> None:
     number = phone_number(sms_fallback_url="ftp://files.example.com/x")
     [violation] = check_stack(https_webhooks, [subaccount(), number])
     assert violation.urn == number.urn
-    assert "sms_fallback_url 'ftp://files.example.com/x' is not an absolute https URL" in (
+    assert "sms_fallback_url 'ftp://files.example.com/x' is not an absolute http(s) URL" in (
         violation.message
     )
 
@@ -206,5 +205,5 @@ def test_unknown_urls_are_left_for_up_and_the_rest_still_checked() -> None:
     assert messages(check_stack(https_webhooks, estate)) == [
         "MessagingService 'acme-svc-notifications' (subaccount 'acme', production): fallback_url "
         "'http://x.example.com/f' must use https. Use an HTTPS URL (this stack allows no "
-        "plain-http loopback URLs)."
+        "loopback URLs)."
     ]
