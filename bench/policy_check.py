@@ -15,10 +15,9 @@ Rows, per N (each in its own temporary project and file backend):
 `--profile` adds the engine's CPU profile (`--profiling`, read with `go tool pprof`) of the
 stock preview of the largest N: where the engine's time goes.
 
-The estate is bench/estate.py's (12 Twilio objects per customer, 16 resources), with both API
-keys restricted as production requires. Times are wall seconds on this machine, CPU seconds per
-role from /proc (bench/measure.py); they are noisy when other work shares the cores, so
-compare ratios within one run.
+The estate is bench/estate.py's (12 Twilio objects per customer, 16 resources). Times are
+wall seconds on this machine, CPU seconds per role from /proc (bench/measure.py); they are
+noisy when other work shares the cores, so compare ratios within one run.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -53,14 +51,6 @@ PROGRAM = ("architecture", "components", "providers", "emulator", "__main__.py")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
-def production_tenant(key: str) -> dict[str, Any]:
-    """bench/estate.py's customer, with the keys production allows (restricted)."""
-    declared = tenant(key)
-    declared["api_keys"] = [
-        {"name": name, "kind": "restricted", "permissions": [f"/twilio/messaging/messages/{op}"]}
-        for name, op in (("backend", "create"), ("reporting", "read"))
-    ]
-    return declared
 
 
 def write_project(project: Path, customers: int) -> int:
@@ -88,7 +78,7 @@ def write_project(project: Path, customers: int) -> int:
             f"{PROJECT}:architecture": {
                 "style": "isv",
                 "environments": ["production"],
-                "tenants": [production_tenant(key) for key in customer_keys(customers)],
+                "tenants": [tenant(key) for key in customer_keys(customers)],
             },
         }
     }
