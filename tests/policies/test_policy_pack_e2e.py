@@ -182,8 +182,9 @@ def test_a_config_that_weakens_the_pack_stops_a_bare_preview(violations, tmp_pat
     assert result.returncode != 0, result
     output = " ".join(result.output.split())
     assert 'configuring policy pack "twilio-guardrails"' in output, result
-    assert "no-sending-from-parent: sets 'advisory', but no-sending-from-parent is mandatory in " \
-        "every stack and cannot be weakened by config" in output, result
+    # The engine hands every rule over as an object, so the key names its level.
+    assert "no-sending-from-parent.enforcementLevel: sets 'advisory', but no-sending-from-parent " \
+        "is mandatory in every stack and cannot be weakened by config" in output, result
     assert "one-messaging-service-per-use-case.enforcementLevel: sets 'disabled'" in output
     assert "no-sending-from-parnet: names no rule of this pack: did you mean " \
         "'no-sending-from-parent'?" in output, result
