@@ -162,6 +162,19 @@ def test_a_program_written_to_bypass_the_pack_fails_everywhere(violations, scena
     assert says in " ".join(result.output.split()), result
 
 
+def test_relabelling_into_development_earns_no_leniency(violations) -> None:
+    # The dev config allows loopback callbacks in development; the service says it belongs to
+    # the development tenant, but its account_sid is the production subaccount's.
+    result = preview(violations("relabelled-into-development"), "dev")
+    rule = "status-callback-required"
+    assert violation_line("advisory", rule, SERVICE, "lab-svc-marketing") in result.output, result
+    assert (
+        "MessagingService 'lab-svc-marketing' (subaccount 'acme', production): status_callback "
+        "'http://127.0.0.1:4020/twilio/status' points at a loopback host"
+        in " ".join(result.output.split())
+    ), result
+
+
 def test_a_config_that_weakens_the_pack_stops_a_bare_preview(violations, tmp_path: Path):
     # No entry point checked this file: the pack itself refuses it when the engine configures
     # it, before any resource is analysed.

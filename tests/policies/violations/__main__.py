@@ -36,11 +36,13 @@ def subaccount(key: str, environment: str, *, protect: bool) -> Subaccount:
     return Subaccount(key, inputs, opts=pulumi.ResourceOptions(protect=protect))
 
 
-def service(name: str, key: str, sid, use_case: str, n: int) -> MessagingService:
+def service(
+    name: str, key: str, sid, use_case: str, n: int, callback: str = CALLBACK
+) -> MessagingService:
     settings = {
         "friendly_name": f"{name} [tlz:{tag(n)}]",
         "use_case": use_case,
-        "status_callback": CALLBACK,
+        "status_callback": callback,
     }
     return MessagingService(name, account_key=key, account_sid=sid, tag=tag(n), settings=settings)
 
@@ -106,6 +108,13 @@ elif scenario == "relabelled-second-service":
     # service in acme's subaccount.
     acme, _ = compliant_tenant("production")
     service("globex-svc-notifications", "globex", acme.sid, "notifications", 8)
+elif scenario == "relabelled-into-development":
+    # Labelled as the development tenant, where loopback callbacks are allowed, but in acme's
+    # production subaccount.
+    acme, _ = compliant_tenant("production")
+    subaccount("lab", "development", protect=False)
+    loopback = "http://127.0.0.1:4020/twilio/status"
+    service("lab-svc-marketing", "lab", acme.sid, "marketing", 11, callback=loopback)
 elif scenario == "key-on-parent":
     compliant_tenant("development")
     api_key("ops-key", "acme", PARENT_SID, 9)
