@@ -5,6 +5,8 @@ nothing declared on the parent account."""
 
 from __future__ import annotations
 
+import pytest
+import yaml
 from arch_samples import (
     PROD_COLLECTOR,
     isv_non_production,
@@ -16,7 +18,7 @@ from arch_samples import (
     tenant,
 )
 
-from architecture import build_plan
+from architecture import ArchitectureError, build_plan, load_stack_config
 
 LOOPBACK_COLLECTOR = "http://127.0.0.1:4020/twilio/status"
 OWN_CALLBACK = {"status_callback": "https://hooks.example.com/own"}
@@ -96,3 +98,22 @@ def test_a_service_declared_under_the_parent_is_reported_as_such() -> None:
     data = isv_production()
     data["parent"] = {"api_keys": [{"name": "ops", "kind": "restricted"}]}
     assert only_problem(problems_of(data), "parent").startswith("keys on the parent account")
+
+
+def test_a_stack_file_too_large_for_pulumi_to_pass_is_refused(tmp_path) -> None:
+    # Pulumi passes the whole config in one environment variable, capped at 128 KiB by Linux:
+    # the benchmark's 200-customer group (159 KB) could not start its program.
+    from bench.estate import customer_keys, stack_document
+
+    path = tmp_path / "Pulumi.prod-g01.yaml"
+    path.write_text(yaml.safe_dump(stack_document(customer_keys(200))))
+    with pytest.raises(ArchitectureError) as refused:
+        load_stack_config(path)
+    [problem] = refused.value.problems
+    assert problem.startswith("config: 159,")
+    assert "over the 131,057 that Linux allows in one environment variable" in problem
+    assert problem.endswith(
+        "split the tenants across more stacks (about 164 of its 200 tenants fit)"
+    )
+    path.write_text(yaml.safe_dump(stack_document(customer_keys(150))))
+    assert len(load_stack_config(path).architecture.tenants) == 150
