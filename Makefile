@@ -82,3 +82,9 @@ stop:
 
 bench: setup
 	$(VENV)/bin/python -m bench.estate --customers 10,50,100 --latency-ms 100 --layouts one,split --groups 4 --profile
+
+# The policy check of a new and of an unchanged 100/200-customer group, against the stock
+# command, CPU per role and the engine's profile (bench/policy_check.py), ~30 minutes.
+.PHONY: bench-policy-check
+bench-policy-check: setup
+	$(VENV)/bin/python -m bench.policy_check --customers 100,200 --no-change --profile

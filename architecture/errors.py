@@ -17,7 +17,15 @@ _PARENT_KEYS_MESSAGE = (
     "keys on the parent account are not allowed: the parent is never modelled as a tenant (it "
     "never sends); declare keys under a tenant's api_keys"
 )
-_PARENT_FIELDS = {"api_keys": _PARENT_KEYS_MESSAGE, "parent": _PARENT_KEYS_MESSAGE}
+_PARENT_SERVICES_MESSAGE = (
+    "Messaging Services on the parent account are not allowed: the parent never sends; "
+    "declare each service under the services of the tenant whose subaccount sends with it"
+)
+_PARENT_MESSAGE = (
+    "the parent account is not declared: it only owns the subaccounts, never sends and holds "
+    "no keys; declare services and keys under a tenant (tenants[].services, tenants[].api_keys)"
+)
+_PARENT_FIELDS = {"api_keys": _PARENT_KEYS_MESSAGE, "services": _PARENT_SERVICES_MESSAGE}
 
 
 class ArchitectureError(Exception):
@@ -137,7 +145,7 @@ def _describe(detail: Any, root: type[BaseModel]) -> str:
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":
-        return _unknown_field(loc, root)
+        return _unknown_field(loc, root, value)
     if kind == "literal_error":
         choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
         return f"{show(value)} is not one of {', '.join(choices)}"
@@ -163,10 +171,16 @@ def _describe(detail: Any, root: type[BaseModel]) -> str:
     return message[:1].lower() + message[1:] if message[:1].isupper() else message
 
 
-def _unknown_field(loc: Loc, root: type[BaseModel]) -> str:
+def _unknown_field(loc: Loc, root: type[BaseModel], value: Any = None) -> str:
     name = str(loc[-1])
-    if loc[:1] == ("architecture",) and len(loc) == 2 and name in _PARENT_FIELDS:
-        return _PARENT_FIELDS[name]
+    if loc[:1] == ("architecture",) and len(loc) == 2:
+        if name in _PARENT_FIELDS:
+            return _PARENT_FIELDS[name]
+        if name == "parent":
+            # Say what was declared under it: a service is not a key.
+            fields = value if isinstance(value, dict) else {}
+            declared = [field for field in _PARENT_FIELDS if field in fields]
+            return "; ".join(_PARENT_FIELDS[field] for field in declared) or _PARENT_MESSAGE
     model = _model_at(root, loc[:-1])
     if model is None:
         return "unknown field"

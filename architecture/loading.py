@@ -11,7 +11,7 @@ import difflib
 import json
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 from pydantic import ValidationError
@@ -60,8 +60,40 @@ def load_stack_config(
     config = document.get("config") or {}
     if not isinstance(config, Mapping):
         raise ArchitectureError([f"config: expected a mapping, got {show(config)}"], source)
+    size = config_environment_size(config)
+    if size > CONFIG_ENVIRONMENT_LIMIT:
+        raise ArchitectureError([_too_large(config, size, project)], source)
     return load_config_values(
         config, stack=stack or stack_name_of(path), project=project, source=source
+    )
+
+
+# Pulumi hands the program its whole stack config in one environment variable (PULUMI_CONFIG,
+# structured values as JSON text), and Linux caps one variable at 128 KiB (MAX_ARG_STRLEN): a
+# larger config stops the program before it starts ("Argument list too long"). Measured: the
+# benchmark's ISV group crosses it at about 165 customers.
+CONFIG_ENVIRONMENT_LIMIT: Final = 131_072 - len("PULUMI_CONFIG=") - 1
+
+
+def config_environment_size(config: Mapping[str, Any]) -> int:
+    """Bytes of PULUMI_CONFIG for this stack config (secrets counted at their ciphertext)."""
+    as_text = {
+        str(key): value if isinstance(value, str) else json.dumps(value)
+        for key, value in config.items()
+    }
+    return len(json.dumps(as_text).encode())
+
+
+def _too_large(config: Mapping[str, Any], size: int, project: str) -> str:
+    architecture = _maybe_json(config.get(f"{project}:{ARCHITECTURE_KEY}"))
+    tenants = architecture.get("tenants") if isinstance(architecture, Mapping) else None
+    count = len(tenants) if isinstance(tenants, list) else 0
+    fits = f" (about {CONFIG_ENVIRONMENT_LIMIT * count // size} of its {count} tenants fit)"
+    return (
+        f"config: {size:,} bytes as Pulumi passes it to the program (PULUMI_CONFIG), over the "
+        f"{CONFIG_ENVIRONMENT_LIMIT:,} that Linux allows in one environment variable, so the "
+        "program could not start: split the tenants across more stacks"
+        + (fits if count else "")
     )
 
 

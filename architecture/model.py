@@ -15,9 +15,8 @@ from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
-from architecture import identity
+from architecture import identity, urls
 from architecture.rulebook import RuleModel, Violation, rule, rule_error
-from architecture.urls import is_loopback_url, webhook_url_problem
 
 Style = Literal["direct", "isv"]
 Environment = Literal["development", "staging", "production"]
@@ -130,9 +129,10 @@ def restricted_key_permission(value: str) -> str:
 
 
 def https_or_loopback(value: str) -> str:
-    problem = webhook_url_problem(value)
+    # Loopback is decided where the environment is known (loopback_only_outside_production).
+    problem = urls.problem(value, loopback_allowed=True)
     if problem:
-        raise rule_error("https_or_loopback", problem)
+        raise rule_error("https_or_loopback", f"{value!r} {problem}")
     return value
 
 
@@ -390,12 +390,40 @@ class Tenant(RuleModel):
             )
 
     @rule
+    def production_keys_are_restricted(self) -> Iterator[Violation]:
+        # The pack's restricted-api-keys: a standard key can use every API of its subaccount.
+        if not self.is_production:
+            return
+        for index, key in enumerate(self.api_keys):
+            if key.kind != "restricted":
+                yield Violation(
+                    ("api_keys", index, "kind"),
+                    f"{key.kind!r} in production; production keys are restricted to what the "
+                    "app needs: kind: restricted, with its permissions",
+                    key.kind,
+                )
+
+    @rule
+    def production_services_report_delivery_status(self) -> Iterator[Violation]:
+        # The pack's status-callback-required: every message sent is tracked.
+        if not self.is_production:
+            return
+        for index, service in enumerate(self.services):
+            if service.webhooks.status_callback is None:
+                yield Violation(
+                    ("services", index, "webhooks", "status_callback"),
+                    "is required in production: every service reports delivery status; set "
+                    "'collector' or an HTTPS URL",
+                    None,
+                )
+
+    @rule
     def loopback_only_outside_production(self) -> Iterator[Violation]:
         if not self.is_production:
             return
         for service_index, service in enumerate(self.services):
             for loc, url in service.webhook_urls():
-                if is_loopback_url(url):
+                if urls.is_loopback(url):
                     yield Violation(
                         ("services", service_index, *loc),
                         f"{url!r} is a loopback URL; loopback webhooks are allowed only outside "
@@ -608,16 +636,52 @@ class StackSettings(RuleModel):
 
     @rule
     def loopback_only_outside_production(self) -> Iterator[Violation]:
-        if self.collector_url is None or not is_loopback_url(self.collector_url):
+        if self.collector_url is None or not urls.is_loopback(self.collector_url):
             return
+        reported = False
         for t_index, s_index, tenant in self.collector_references():
             if tenant.is_production:
+                reported = True
                 yield Violation(
                     _status_callback_loc(t_index, s_index),
                     f"'collector' resolves to the loopback URL {self.collector_url!r}; loopback "
                     "webhooks are allowed only outside production",
                     COLLECTOR,
                 )
+        production = self.production_tenants()
+        if production and not reported:
+            # No service names 'collector', but Twilio's auto-generated default service of
+            # every tenant reports to the collector URL: in production it must be reachable.
+            yield Violation(
+                ("collector_url",),
+                f"{self.collector_url!r} is a loopback URL, and the auto-generated default "
+                f"Messaging Service of each production tenant ({production}) reports to it; "
+                "loopback webhooks are allowed only outside production",
+                self.collector_url,
+            )
+
+    @rule
+    def default_services_report_delivery_status(self) -> Iterator[Violation]:
+        # The pack's status-callback-required covers Twilio's default service of each account,
+        # which carries the messages sent without a service: its callback is the collector URL.
+        if self.collector_url is not None or any(self.collector_references()):
+            return  # set, or already reported where 'collector' is used
+        production = self.production_tenants()
+        if production:
+            yield Violation(
+                ("collector_url",),
+                "is required in production: the auto-generated default Messaging Service of "
+                f"each production tenant ({production}) reports delivery status to it",
+                None,
+            )
+
+    def production_tenants(self) -> str:
+        """`tenants[0] 'acme', tenants[2] 'globex'` for messages; empty when there are none."""
+        return ", ".join(
+            f"tenants[{index}] {tenant.key!r}"
+            for index, tenant in enumerate(self.architecture.tenants)
+            if tenant.is_production
+        )
 
 
 def _status_callback_loc(t_index: int, s_index: int) -> tuple[str | int, ...]:

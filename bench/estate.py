@@ -5,7 +5,7 @@ creates scripted by hand with the official twilio client and 16 threads), in one
     .venv/bin/python -m bench.estate --customers 10,50,100 --latency-ms 100 \\
         --layouts one,split --groups 4
 
-Each customer: a subaccount, 2 API keys (standard `backend`, restricted `reporting`), 2
+Each customer: a subaccount, 2 restricted API keys (`backend`, `reporting`), 2
 Messaging Services (notifications, verification) with 2 numbers each by area-code search,
 status callbacks to the collector. The estate is written as Pulumi.<stack>.yaml and validated
 with `architecture.load_stack_config` before anything runs.
@@ -93,7 +93,12 @@ def tenant(key: str) -> dict[str, Any]:
         "environment": "production",
         "role": "customer",
         "api_keys": [
-            {"name": "backend", "kind": "standard"},
+            # Production keys are restricted (the model refuses a standard one there).
+            {
+                "name": "backend",
+                "kind": "restricted",
+                "permissions": ["/twilio/messaging/messages/create"],
+            },
             {
                 "name": "reporting",
                 "kind": "restricted",

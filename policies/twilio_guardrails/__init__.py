@@ -1,13 +1,18 @@
-"""The Twilio guardrails: one module per domain, each rule importable for tests.
+"""The Twilio guardrails: one module per domain, each rule a plain function over the estate
+shape of `estate.py` (see `rules.py`), wrapped as a pulumi-policy stack policy.
 
 Nothing here imports the program (providers, components, architecture): rules know resources
-by type token and plain props (`tokens`).
+by type token and plain props (`tokens`), and the account each one lands in by the graph.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from typing import Any
+
 from twilio_guardrails.accounts import no_sending_from_parent
 from twilio_guardrails.environments import isolated_environments
+from twilio_guardrails.estate import Estate
 from twilio_guardrails.keys import restricted_api_keys
 from twilio_guardrails.messaging import (
     https_webhooks,
@@ -15,11 +20,13 @@ from twilio_guardrails.messaging import (
     status_callback_required,
 )
 from twilio_guardrails.protection import protect_irreversible
+from twilio_guardrails.rules import Finding, Rule
+from twilio_guardrails.rules import evaluate as _evaluate
 from twilio_guardrails.senders import sender_pool_limits
 
 PACK_NAME = "twilio-guardrails"
 
-POLICIES = [
+RULES: list[Rule] = [
     no_sending_from_parent,
     one_messaging_service_per_use_case,
     status_callback_required,
@@ -30,15 +37,20 @@ POLICIES = [
     isolated_environments,
 ]
 
+POLICIES = [rule.policy() for rule in RULES]
+
+
+def evaluate(estate: Estate, config: Mapping[str, Any] | None = None) -> Iterator[Finding]:
+    """Every rule of the pack on one estate, configured like the pack (a config file's dict)."""
+    return _evaluate(RULES, estate, config)
+
+
 __all__ = [
     "PACK_NAME",
     "POLICIES",
-    "https_webhooks",
-    "isolated_environments",
-    "no_sending_from_parent",
-    "one_messaging_service_per_use_case",
-    "protect_irreversible",
-    "restricted_api_keys",
-    "sender_pool_limits",
-    "status_callback_required",
+    "RULES",
+    "Estate",
+    "Finding",
+    "Rule",
+    "evaluate",
 ]

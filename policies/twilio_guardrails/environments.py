@@ -1,5 +1,5 @@
 """Isolated environments: each environment the stack owns has its own subaccount, each tenant
-one subaccount, nothing lands in an account the stack does not own, and (ISV) production
+one subaccount, and (ISV) production
 subaccounts are one per customer.
 
 Which environments a stack owns is stack policy config (`environments`), not read from the
@@ -9,18 +9,13 @@ program's stack file: the pack also guards estates built some other way.
 from __future__ import annotations
 
 from collections import defaultdict
-
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyResource,
-    ReportViolation,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from twilio_guardrails import tokens
-from twilio_guardrails.config import PRODUCTION, environments, listing, schema, settings
-from twilio_guardrails.estate import UNKNOWN, Estate, describe, is_known_text, value
+from twilio_guardrails.config import PRODUCTION, environments, listing, schema
+from twilio_guardrails.estate import UNKNOWN, Estate, Resource, is_known_text
+from twilio_guardrails.rules import Rule, Violation
 
 CUSTOMER = "customer"
 
@@ -40,91 +35,77 @@ _SCHEMA = schema(
 )
 
 
-def _isolated_environments(args: StackValidationArgs, report_violation: ReportViolation):
-    config = settings(_SCHEMA, args.get_config())
+def check(estate: Estate, config: Mapping[str, Any]) -> Iterator[Violation]:
     owned: list[str] = config["environments"]
-    estate = Estate(args.resources)
-    subaccounts = estate.of(tokens.SUBACCOUNT)
-    tenants: dict[str, list[PolicyResource]] = defaultdict(list)
+    tenants: dict[str, list[Resource]] = defaultdict(list)
     seen_environments: set[str] = set()
 
-    for subaccount in subaccounts:
-        account_key = value(subaccount.props, tokens.ACCOUNT_KEY)
-        environment = value(subaccount.props, tokens.ENVIRONMENT)
+    for subaccount in estate.of(tokens.SUBACCOUNT):
+        account_key = subaccount.value(tokens.ACCOUNT_KEY)
+        environment = subaccount.value(tokens.ENVIRONMENT)
         if is_known_text(account_key):
             tenants[account_key].append(subaccount)
         if account_key == tokens.PARENT_ACCOUNT_KEY:
-            report_violation(
-                f"{describe(subaccount)} uses the key 'parent', which names the parent account: "
+            yield Violation(
+                f"{subaccount.describe()} uses the key 'parent', which names the parent account: "
                 "give the subaccount its own tenant key.",
                 subaccount.urn,
             )
         if environment is UNKNOWN:
             continue
         if not is_known_text(environment):
-            report_violation(
-                f"{describe(subaccount)} has no environment: set the environment it belongs to "
+            yield Violation(
+                f"{subaccount.describe()} has no environment: set the environment it belongs to "
                 f"({listing(owned) if owned else 'development, staging or production'}).",
                 subaccount.urn,
             )
             continue
         seen_environments.add(environment)
         if owned and environment not in owned:
-            report_violation(
-                f"{describe(subaccount)} is in {environment}, which this stack does not own "
+            yield Violation(
+                f"{subaccount.describe()} is in {environment}, which this stack does not own "
                 f"(it owns {listing(owned)}): declare it in the stack of {environment}.",
                 subaccount.urn,
             )
         if config["style"] == "isv" and environment == PRODUCTION:
-            _one_per_customer(subaccount, report_violation)
+            yield from _one_per_customer(subaccount)
 
     for environment in owned:
         if environment not in seen_environments:
-            report_violation(
+            yield Violation(
                 f"This stack owns {environment} but has no subaccount in it: add a Subaccount "
                 f"with environment '{environment}'; environments never share a subaccount."
             )
 
     for account_key, same in sorted(tenants.items()):
         for twin in same[1:]:
-            report_violation(
-                f"{describe(twin)} is a second subaccount for tenant '{account_key}' (with "
-                f"{describe(same[0])}): one subaccount per tenant; give it its own tenant key.",
+            yield Violation(
+                f"{twin.describe()} is a second subaccount for tenant '{account_key}' (with "
+                f"{same[0].describe()}): one subaccount per tenant; give it its own tenant key.",
                 twin.urn,
             )
-
-    for resource in estate.of(*tokens.IN_AN_ACCOUNT):
-        account_key = value(resource.props, tokens.ACCOUNT_KEY)
-        if not is_known_text(account_key) or account_key == tokens.PARENT_ACCOUNT_KEY:
-            continue  # the parent's resources are the subject of other rules
-        if account_key not in tenants:
-            report_violation(
-                f"{describe(resource)} is in tenant '{account_key}', which has no Subaccount in "
-                "this stack: declare that tenant's subaccount here, or move the resource to the "
-                "stack that owns it.",
-                resource.urn,
-            )
+    # Where each resource lands is traced through the graph (estate.py): a resource not traced
+    # to one of this stack's subaccounts is on the parent, which no-sending-from-parent refuses.
 
 
-def _one_per_customer(subaccount: PolicyResource, report_violation: ReportViolation) -> None:
+def _one_per_customer(subaccount: Resource) -> Iterator[Violation]:
     # Without a `role` prop the subaccount follows the stack-file model's default for an ISV's
     # production tenant: a customer.
-    role = value(subaccount.props, tokens.ROLE)
+    role = subaccount.value(tokens.ROLE)
     if role is UNKNOWN or role is None or role == CUSTOMER:
         return
-    report_violation(
-        f"{describe(subaccount)} is a {role!r} subaccount in production; an ISV's production "
+    yield Violation(
+        f"{subaccount.describe()} is a {role!r} subaccount in production; an ISV's production "
         "subaccounts are one per customer, so a compliance problem stays with one customer: "
         "give each customer its own subaccount (role 'customer').",
         subaccount.urn,
     )
 
 
-isolated_environments = StackValidationPolicy(
+isolated_environments = Rule(
     name="isolated-environments",
     description="Each environment the stack owns has its own subaccounts; ISV production has "
     "one subaccount per customer.",
-    validate=_isolated_environments,
-    enforcement_level=EnforcementLevel.MANDATORY,
+    check=check,
     config_schema=_SCHEMA,
 )

@@ -1,18 +1,16 @@
-"""API keys: apps get standard or restricted keys inside their tenant's subaccount; the parent
-holds none, and where the stack says so (production) only restricted keys."""
+"""API keys: apps get standard or restricted keys inside their tenant's subaccount, and where
+the stack says so (production) only restricted keys. A key on the parent account is
+no-sending-from-parent's (mandatory everywhere), not this rule's."""
 
 from __future__ import annotations
 
-from pulumi_policy import (
-    EnforcementLevel,
-    ReportViolation,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from twilio_guardrails import tokens
-from twilio_guardrails.config import PRODUCTION, environments, schema, settings
-from twilio_guardrails.estate import UNKNOWN, Estate, describe, is_known_text, items, value, where
+from twilio_guardrails.config import PRODUCTION, environments, schema
+from twilio_guardrails.estate import UNKNOWN, Estate, where
+from twilio_guardrails.rules import Rule, Violation
 
 _KINDS = ("standard", "restricted")
 
@@ -33,58 +31,43 @@ _SCHEMA = schema(
 )
 
 
-def _restricted_api_keys(args: StackValidationArgs, report_violation: ReportViolation):
-    config = settings(_SCHEMA, args.get_config())
+def check(estate: Estate, config: Mapping[str, Any]) -> Iterator[Violation]:
     allowed = config["allowed_kinds"]
-    for key, account_key, environment in Estate(args.resources).in_accounts(tokens.API_KEY):
-        place = where(account_key, environment)
-        if account_key is UNKNOWN:
-            continue
-        if not is_known_text(account_key):
-            report_violation(
-                f"{describe(key)} has no account_key, so nothing shows it is outside the parent "
-                "account: set account_key to the tenant key of the subaccount the app uses.",
-                key.urn,
-            )
-            continue
-        if account_key == tokens.PARENT_ACCOUNT_KEY:
-            report_violation(
-                f"{describe(key)} is on the parent account, which holds no keys: mint it in the "
-                "subaccount of the app's tenant (account_key and account_sid of that tenant).",
-                key.urn,
-            )
-            continue
-        kind = value(key.props, tokens.KIND)
+    for key, account, environment in estate.in_accounts(tokens.API_KEY):
+        if account.subaccount is None:
+            continue  # the parent (no-sending-from-parent) or not decided yet
+        place = where(account, environment)
+        kind = key.value(tokens.KIND)
         if kind is UNKNOWN:
             continue
         if kind not in allowed:
-            report_violation(
-                f"{describe(key)} ({place}) is a {kind!r} key; apps get {' or '.join(allowed)} "
+            yield Violation(
+                f"{key.describe()} ({place}) is a {kind!r} key; apps get {' or '.join(allowed)} "
                 "keys: change its kind.",
                 key.urn,
             )
             continue
         if environment in config["require_restricted_in"] and kind != "restricted":
-            report_violation(
-                f"{describe(key)} ({place}) is a {kind!r} key, which can use every API of its "
+            yield Violation(
+                f"{key.describe()} ({place}) is a {kind!r} key, which can use every API of its "
                 f"subaccount; keys in {environment} are restricted: set kind 'restricted' and "
                 "list the permissions the app needs (e.g. /twilio/messaging/messages/create).",
                 key.urn,
             )
             continue
-        permissions = items(key.props, tokens.PERMISSIONS)
+        permissions = key.items(tokens.PERMISSIONS)
         if kind == "restricted" and permissions is not UNKNOWN and not permissions:
-            report_violation(
-                f"{describe(key)} ({place}) is restricted to nothing: list the permissions the "
+            yield Violation(
+                f"{key.describe()} ({place}) is restricted to nothing: list the permissions the "
                 "app needs (e.g. /twilio/messaging/messages/create).",
                 key.urn,
             )
 
 
-restricted_api_keys = StackValidationPolicy(
+restricted_api_keys = Rule(
     name="restricted-api-keys",
-    description="Apps get restricted or standard keys in subaccounts; no keys on the parent.",
-    validate=_restricted_api_keys,
-    enforcement_level=EnforcementLevel.MANDATORY,
+    description="Apps get restricted or standard keys in subaccounts (restricted where the "
+    "stack says so).",
+    check=check,
     config_schema=_SCHEMA,
 )

@@ -1,22 +1,19 @@
 """What cannot be undone is protected: closing a subaccount is permanent (Twilio has no
 DELETE for accounts), and a released phone number may be gone for good.
 
-`protect` is a resource option, known at preview; a number's environment is its tenant's,
-read from the tenant's Subaccount in the same stack.
+`protect` is a resource option, known at preview; a number's environment is that of the
+subaccount it is traced to (estate.py).
 """
 
 from __future__ import annotations
 
-from pulumi_policy import (
-    EnforcementLevel,
-    ReportViolation,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from twilio_guardrails import tokens
-from twilio_guardrails.config import PRODUCTION, environments, schema, settings
-from twilio_guardrails.estate import Estate, describe, value, where
+from twilio_guardrails.config import PRODUCTION, environments, schema
+from twilio_guardrails.estate import Estate, where
+from twilio_guardrails.rules import Rule, Violation
 
 _SCHEMA = schema(
     protected_environments=environments(
@@ -30,30 +27,28 @@ _WHY = {
 }
 
 
-def _protect_irreversible(args: StackValidationArgs, report_violation: ReportViolation):
-    protected = settings(_SCHEMA, args.get_config())["protected_environments"]
-    estate = Estate(args.resources)
+def check(estate: Estate, config: Mapping[str, Any]) -> Iterator[Violation]:
+    protected = config["protected_environments"]
     for resource in estate.of(tokens.SUBACCOUNT, tokens.PHONE_NUMBER):
-        account_key = value(resource.props, tokens.ACCOUNT_KEY)
-        if resource.resource_type == tokens.SUBACCOUNT:
-            environment = value(resource.props, tokens.ENVIRONMENT)
-        else:
-            environment = estate.environment_of(account_key)
-        if environment not in protected or resource.opts.protect:
+        environment = estate.environment_of(resource)
+        if environment not in protected or resource.protect:
             continue
-        report_violation(
-            f"{describe(resource)} ({where(account_key, environment)}) is not protected, and "
-            f"{_WHY[resource.resource_type]}: register it with "
-            "pulumi.ResourceOptions(protect=True).",
+        place = (
+            environment
+            if resource.type == tokens.SUBACCOUNT
+            else where(estate.account_of(resource), environment)
+        )
+        yield Violation(
+            f"{resource.describe()} ({place}) is not protected, and "
+            f"{_WHY[resource.type]}: register it with pulumi.ResourceOptions(protect=True).",
             resource.urn,
         )
 
 
-protect_irreversible = StackValidationPolicy(
+protect_irreversible = Rule(
     name="protect-irreversible",
     description="Subaccounts and purchased phone numbers of protected environments (production) "
     "are protected.",
-    validate=_protect_irreversible,
-    enforcement_level=EnforcementLevel.MANDATORY,
+    check=check,
     config_schema=_SCHEMA,
 )

@@ -34,8 +34,14 @@ ALL: Final = frozenset(
 # Everything that lives inside one account and says which in `account_key`.
 IN_AN_ACCOUNT: Final = ALL - {SUBACCOUNT}
 
-# Plain props (inputs echoed into outputs).
-ACCOUNT_KEY: Final = "account_key"  # `parent`, or the tenant key of a subaccount
+# Props (inputs echoed into outputs, and the SIDs Twilio assigns).
+# The account a resource lives in: traced through the SID's property dependencies (estate.py).
+ACCOUNT_SID: Final = "account_sid"
+SID: Final = "sid"  # a resource's own SID, known once it exists
+SERVICE_SID: Final = "service_sid"  # on SenderPool: the service it gives senders to
+# A label for messages only: `parent`, or the tenant key of a subaccount. Rules never decide
+# on it (estate.py traces the account), so relabelling moves nothing out of a rule's reach.
+ACCOUNT_KEY: Final = "account_key"
 ENVIRONMENT: Final = "environment"  # on Subaccount: development, staging, production
 ROLE: Final = "role"  # on Subaccount, when the program declares it: business_unit, customer, shared
 USE_CASE: Final = "use_case"  # on MessagingService, PhoneNumber, SenderPool

@@ -2,7 +2,10 @@
 over: props behind pulumi_policy's unknown-checking proxy, null props dropped, `protect` in
 the options, and the PhoneNumbers a SenderPool's `phone_number_sids` depends on.
 
-Builders make one compliant production tenant by default; tests change one thing each.
+Builders make one compliant production tenant by default; tests change one thing each. A
+resource inside a tenant's subaccount carries the engine's record that its `account_sid` came
+from that Subaccount resource (`property_dependencies`), as the program registers it; the key
+`parent` means a literal parent SID and no such record.
 """
 
 from __future__ import annotations
@@ -18,16 +21,17 @@ from pulumi_policy import (
     PolicyCustomTimeouts,
     PolicyResource,
     PolicyResourceOptions,
-    ResourceValidationArgs,
     StackValidationArgs,
 )
 from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from twilio_guardrails import tokens
+from twilio_guardrails.rules import Rule
 
 __all__ = ["UNKNOWN_ARRAY_VALUE", "UNKNOWN_STRING_VALUE"]
 
 HTTPS_CALLBACK = "https://hooks.example.com/twilio/status"
+PARENT_SID = "AC" + "0" * 32
 LOOPBACK_CALLBACK = "http://127.0.0.1:4020/twilio/status"
 SEND_PERMISSION = "/twilio/messaging/messages/create"
 
@@ -65,26 +69,13 @@ def _run(result: Any) -> None:
         asyncio.run(result)
 
 
-def check_resource(
-    policy: Policy,
-    token: str,
-    name: str,
-    props: Mapping[str, Any],
-    config: Mapping[str, Any] | None = None,
-) -> list[Violation]:
-    args = ResourceValidationArgs(
-        token, _engine_props(props), urn(token, name), name, options(), None, config
-    )
-    found, report = _collect()
-    _run(policy.validate(args, report))
-    return found
-
-
 def check_stack(
-    policy: Policy,
+    rule: Rule | Policy,
     resources: Iterable[PolicyResource],
     config: Mapping[str, Any] | None = None,
 ) -> list[Violation]:
+    """A rule through its pulumi-policy wrapper, as the engine's AnalyzeStack runs it."""
+    policy = rule.policy() if isinstance(rule, Rule) else rule
     found, report = _collect()
     _run(policy.validate(StackValidationArgs(list(resources), config), report))
     return found
@@ -140,6 +131,15 @@ def subaccount(
     return resource(tokens.SUBACCOUNT, name or key, props, protect=protect)
 
 
+def in_account(key: str) -> tuple[Any, dict[str, list[PolicyResource]]]:
+    """(account_sid, property dependencies) of a resource in tenant `key`'s subaccount, as
+    the program registers it during the preview that creates the subaccount; a literal parent
+    SID for the key `parent`."""
+    if key == "parent":
+        return PARENT_SID, {}
+    return UNKNOWN_STRING_VALUE, {"account_sid": [subaccount(key)]}
+
+
 def service(
     key: str = "acme",
     use_case: str = "notifications",
@@ -148,9 +148,11 @@ def service(
     status_callback: str | None = HTTPS_CALLBACK,
     **extra: Any,
 ) -> PolicyResource:
+    account_sid, dependencies = in_account(key)
+    dependencies = {**dependencies, **extra_dependencies(extra)}
     props = {
         "account_key": key,
-        "account_sid": UNKNOWN_STRING_VALUE,
+        "account_sid": account_sid,
         "tag": "1111111111",
         "friendly_name": f"{key} {use_case} [tlz:1111111111]",
         "use_case": use_case,
@@ -158,18 +160,29 @@ def service(
         "status_callback": status_callback,
         **extra,
     }
-    return resource(tokens.MESSAGING_SERVICE, name or f"{key}-svc-{use_case}", props)
+    return resource(
+        tokens.MESSAGING_SERVICE,
+        name or f"{key}-svc-{use_case}",
+        props,
+        property_dependencies=dependencies,
+    )
 
 
 def default_service(
     key: str = "acme", *, status_callback: str | None = HTTPS_CALLBACK
 ) -> PolicyResource:
+    account_sid, dependencies = in_account(key)
     props = {
         "account_key": key,
-        "account_sid": UNKNOWN_STRING_VALUE,
+        "account_sid": account_sid,
         "status_callback": status_callback,
     }
-    return resource(tokens.DEFAULT_MESSAGING_SERVICE, f"{key}-default-service", props)
+    return resource(
+        tokens.DEFAULT_MESSAGING_SERVICE,
+        f"{key}-default-service",
+        props,
+        property_dependencies=dependencies,
+    )
 
 
 def phone_number(
@@ -181,9 +194,11 @@ def phone_number(
     sid: str = UNKNOWN_STRING_VALUE,
     **extra: Any,
 ) -> PolicyResource:
+    account_sid, dependencies = in_account(key)
+    dependencies = {**dependencies, **extra_dependencies(extra)}
     props = {
         "account_key": key,
-        "account_sid": UNKNOWN_STRING_VALUE,
+        "account_sid": account_sid,
         "use_case": use_case,
         "tag": "2222222222",
         "friendly_name": f"{key} {use_case} #{suffix} [tlz:2222222222]",
@@ -192,7 +207,13 @@ def phone_number(
         "sid": sid,
         **extra,
     }
-    return resource(tokens.PHONE_NUMBER, f"{key}-num-{use_case}-{suffix}", props, protect=protect)
+    return resource(
+        tokens.PHONE_NUMBER,
+        f"{key}-num-{use_case}-{suffix}",
+        props,
+        protect=protect,
+        property_dependencies=dependencies,
+    )
 
 
 def sender_pool(
@@ -208,9 +229,10 @@ def sender_pool(
     """A pool of `numbers` (PhoneNumber resources: their SIDs as the engine has them, plus the
     dependency record) and literal `extra_sids`."""
     sids = [_sid_of(number) for number in numbers] + list(extra_sids)
+    account_sid, dependencies = in_account(key)
     props = {
         "account_key": key,
-        "account_sid": UNKNOWN_STRING_VALUE,
+        "account_sid": account_sid,
         "use_case": use_case,
         "service_sid": UNKNOWN_STRING_VALUE,
         "phone_number_sids": sids,
@@ -222,8 +244,16 @@ def sender_pool(
         tokens.SENDER_POOL,
         name or f"{key}-svc-{use_case}-pool",
         props,
-        property_dependencies={"phone_number_sids": list(numbers)},
+        property_dependencies={**dependencies, "phone_number_sids": list(numbers)},
     )
+
+
+def extra_dependencies(extra: dict[str, Any]) -> dict[str, list[PolicyResource]]:
+    """A test's own `account_sid=...` replaces the tenant's: its dependencies come with it
+    through `account_sid_from=[...]` (popped from `extra`)."""
+    if "account_sid_from" in extra:
+        return {"account_sid": list(extra.pop("account_sid_from"))}
+    return {}
 
 
 def _sid_of(number: PolicyResource) -> str:
@@ -237,9 +267,10 @@ def api_key(
     kind: str = "restricted",
     permissions: Sequence[str] | str = (SEND_PERMISSION,),
 ) -> PolicyResource:
+    account_sid, dependencies = in_account(key)
     props = {
         "account_key": key,
-        "account_sid": UNKNOWN_STRING_VALUE,
+        "account_sid": account_sid,
         "key_name": key_name,
         "kind": kind,
         "permissions": permissions if isinstance(permissions, str) else list(permissions),
@@ -247,7 +278,9 @@ def api_key(
         "friendly_name": f"{key} {key_name} [tlz:3333333333]",
         "tag": "3333333333",
     }
-    return resource(tokens.API_KEY, f"{key}-key-{key_name}", props)
+    return resource(
+        tokens.API_KEY, f"{key}-key-{key_name}", props, property_dependencies=dependencies
+    )
 
 
 def tenant(key: str = "acme", environment: str = "production") -> list[PolicyResource]:

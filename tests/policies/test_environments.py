@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from tests.policies.harness import (
     UNKNOWN_STRING_VALUE,
-    api_key,
     check_stack,
     messages,
     service,
@@ -59,18 +58,6 @@ def test_two_subaccounts_for_one_tenant_fail() -> None:
 def test_a_subaccount_named_parent_fails() -> None:
     [violation] = check_stack(isolated_environments, [subaccount("parent")], PROD_STACK)
     assert "uses the key 'parent', which names the parent account" in violation.message
-
-
-def test_resources_in_a_tenant_the_stack_does_not_own_fail() -> None:
-    stray = service("globex", "marketing")
-    key = api_key("globex")
-    violations = check_stack(isolated_environments, [*tenant("acme"), stray, key], PROD_STACK)
-    assert [v.urn for v in violations] == [key.urn, stray.urn]
-    assert violations[1].message == (
-        "MessagingService 'globex-svc-marketing' is in tenant 'globex', which has no Subaccount "
-        "in this stack: declare that tenant's subaccount here, or move the resource to the stack "
-        "that owns it."
-    )
 
 
 def test_parent_resources_are_left_to_the_parent_rules() -> None:

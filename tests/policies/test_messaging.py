@@ -38,20 +38,40 @@ def test_two_services_for_one_use_case_in_a_subaccount_fail() -> None:
     assert violation.urn == second.urn
     assert violation.message == (
         "MessagingService 'acme-svc-notifications-2' is another 'notifications' service in "
-        "tenant 'acme', besides 'acme-svc-notifications': keep one Messaging Service per use "
-        "case in a subaccount; remove this one or give it another use case."
+        "subaccount 'acme', besides 'acme-svc-notifications': keep one Messaging Service per "
+        "use case in an account; remove this one or give it another use case."
     )
 
 
 def test_three_services_report_each_extra_one() -> None:
-    estate = [service(name=f"svc-{n}") for n in "abc"]
-    violations = check_stack(one_messaging_service_per_use_case, estate)
-    assert [v.urn for v in violations] == [estate[1].urn, estate[2].urn]
-    assert "service in tenant 'acme', besides 'svc-a', 'svc-b': " in violations[1].message
+    services = [service(name=f"svc-{n}") for n in "abc"]
+    violations = check_stack(one_messaging_service_per_use_case, [subaccount(), *services])
+    assert [v.urn for v in violations] == [services[1].urn, services[2].urn]
+    assert "service in subaccount 'acme', besides 'svc-a', 'svc-b': " in violations[1].message
+
+
+def test_two_labels_do_not_split_one_subaccount() -> None:
+    # Relabelled: the second service says tenant 'globex' but its account_sid is acme's.
+    acme = subaccount("acme")
+    relabelled = service("globex", name="relabelled", account_sid_from=[acme])
+    violations = check_stack(one_messaging_service_per_use_case, [*tenant("acme"), relabelled])
+    assert [v.urn for v in violations] == [relabelled.urn]
+    assert "another 'notifications' service in subaccount 'acme'" in violations[0].message
+
+
+def test_services_on_the_parent_are_counted_too() -> None:
+    estate = [service("parent", name="p1"), service("parent", name="p2")]
+    [violation] = check_stack(one_messaging_service_per_use_case, estate)
+    assert "another 'notifications' service in the parent account" in violation.message
 
 
 def test_the_same_use_case_in_two_subaccounts_passes() -> None:
-    estate = [service("acme", "verification"), service("globex", "verification")]
+    estate = [
+        subaccount("acme"),
+        subaccount("globex"),
+        service("acme", "verification"),
+        service("globex", "verification"),
+    ]
     assert check_stack(one_messaging_service_per_use_case, estate) == []
 
 
@@ -67,8 +87,8 @@ def test_services_with_unknown_use_case_are_left_for_up() -> None:
 
 def test_unknown_sids_do_not_hide_a_duplicate() -> None:
     # Both services' account_sid is the new subaccount's SID, unknown during the preview of
-    # the pull request that adds the tenant; the plain account_key still groups them.
-    estate = [service(name="a"), service(name="b")]
+    # the pull request that adds the tenant; the dependency on its Subaccount groups them.
+    estate = [subaccount(), service(name="a"), service(name="b")]
     assert [v.urn for v in check_stack(one_messaging_service_per_use_case, estate)] == [
         urn(estate[1].resource_type, "b")
     ]
@@ -86,7 +106,7 @@ def test_a_service_without_status_callback_fails() -> None:
     [violation] = check_stack(status_callback_required, [subaccount(), silent])
     assert violation.urn == silent.urn
     assert violation.message == (
-        "MessagingService 'acme-svc-marketing' (tenant 'acme', production) has no "
+        "MessagingService 'acme-svc-marketing' (subaccount 'acme', production) has no "
         "status_callback: set it to the HTTPS URL that receives delivery status (the "
         "collector's), so every message sent through it is tracked."
     )
@@ -109,11 +129,11 @@ def test_loopback_status_callback_only_where_allowed() -> None:
     dev = [subaccount("lab", "development"), service("lab", status_callback=LOOPBACK_CALLBACK)]
     assert check_stack(status_callback_required, dev, DEV_LOOPBACK) == []
     [strict] = check_stack(status_callback_required, dev)
-    assert "is plain http to a loopback host" in strict.message
-    assert "(this stack allows no plain-http loopback URLs)" in strict.message
+    assert "points at a loopback host (this machine), which Twilio cannot reach" in strict.message
+    assert "(this stack allows no loopback URLs)" in strict.message
     prod = [subaccount(), service(status_callback=LOOPBACK_CALLBACK)]
     [violation] = check_stack(status_callback_required, prod, DEV_LOOPBACK)
-    assert "allowed only in: development, staging" in violation.message
+    assert "loopback URLs are allowed only in: development, staging" in violation.message
 
 
 def test_an_unknown_status_callback_is_left_for_up() -> None:
@@ -141,9 +161,8 @@ def test_plain_http_service_webhooks_fail(field: str, url: str) -> None:
     estate = [subaccount(), service(**{field: url})]
     [violation] = check_stack(https_webhooks, estate)
     assert violation.message == (
-        f"MessagingService 'acme-svc-notifications' (tenant 'acme', production): {field} "
-        f"'{url}' must use https. Use an HTTPS URL (this stack allows no plain-http loopback "
-        "URLs)."
+        f"MessagingService 'acme-svc-notifications' (subaccount 'acme', production): {field} "
+        f"'{url}' must use https. Use an HTTPS URL (this stack allows no loopback URLs)."
     )
 
 
@@ -151,7 +170,7 @@ def test_number_webhooks_are_checked() -> None:
     number = phone_number(sms_fallback_url="ftp://files.example.com/x")
     [violation] = check_stack(https_webhooks, [subaccount(), number])
     assert violation.urn == number.urn
-    assert "sms_fallback_url 'ftp://files.example.com/x' is not an absolute https URL" in (
+    assert "sms_fallback_url 'ftp://files.example.com/x' is not an absolute http(s) URL" in (
         violation.message
     )
 
@@ -175,7 +194,7 @@ def test_loopback_webhooks_in_dev_only() -> None:
 def test_a_tenant_without_subaccount_gets_no_loopback_allowance() -> None:
     estate = [service("ghost", status_callback=LOOPBACK_CALLBACK)]
     [violation] = check_stack(https_webhooks, estate, DEV_LOOPBACK)
-    assert "(tenant 'ghost')" in violation.message
+    assert "(the parent account)" in violation.message
 
 
 def test_unknown_urls_are_left_for_up_and_the_rest_still_checked() -> None:
@@ -184,7 +203,7 @@ def test_unknown_urls_are_left_for_up_and_the_rest_still_checked() -> None:
         service(status_callback=UNKNOWN_STRING_VALUE, fallback_url="http://x.example.com/f"),
     ]
     assert messages(check_stack(https_webhooks, estate)) == [
-        "MessagingService 'acme-svc-notifications' (tenant 'acme', production): fallback_url "
+        "MessagingService 'acme-svc-notifications' (subaccount 'acme', production): fallback_url "
         "'http://x.example.com/f' must use https. Use an HTTPS URL (this stack allows no "
-        "plain-http loopback URLs)."
+        "loopback URLs)."
     ]

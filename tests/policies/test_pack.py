@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pulumi.dynamic
 import yaml
-from pulumi_policy import Policy, ResourceValidationPolicy, StackValidationPolicy
+from pulumi_policy import StackValidationPolicy
 
 import providers
 import twilio_guardrails
 from tests.support.pulumi_cli import REPO_ROOT
 from twilio_guardrails import tokens
 from twilio_guardrails.config import MANDATORY_EVERYWHERE
+from twilio_guardrails.rules import Rule
 
 PACK_DIR = REPO_ROOT / "policies"
 PROGRAM_PACKAGES = {"providers", "components", "architecture", "emulator", "collector"}
@@ -61,7 +62,9 @@ def test_main_only_assembles_the_pack() -> None:
     # PolicyPack() serves gRPC and blocks, so __main__ holds nothing a test would want.
     tree = ast.parse((PACK_DIR / "__main__.py").read_text())
     body = [node for node in tree.body if not isinstance(node, ast.Import | ast.ImportFrom)]
-    docstring, call = body
+    docstring, guard, call = body
+    assert isinstance(guard, ast.Expr) and isinstance(guard.value, ast.Call)
+    assert isinstance(guard.value.func, ast.Name) and guard.value.func.id == "hold_config"
     assert isinstance(docstring, ast.Expr) and isinstance(docstring.value, ast.Constant)
     assert isinstance(call, ast.Expr) and isinstance(call.value, ast.Call)
     assert isinstance(call.value.func, ast.Name) and call.value.func.id == "PolicyPack"
@@ -76,11 +79,14 @@ def test_pulumi_policy_yaml() -> None:
 
 
 def test_every_rule_is_in_the_pack_once_with_a_kebab_case_name() -> None:
-    defined: list[Policy] = []
+    defined: list[Rule] = []
     for info in pkgutil.iter_modules(twilio_guardrails.__path__):
         module = importlib.import_module(f"twilio_guardrails.{info.name}")
-        defined += [obj for obj in vars(module).values() if isinstance(obj, Policy)]
-    assert {id(p) for p in defined} == {id(p) for p in twilio_guardrails.POLICIES}
+        defined += [obj for obj in vars(module).values() if isinstance(obj, Rule)]
+    assert {id(rule) for rule in defined} == {id(rule) for rule in twilio_guardrails.RULES}
+    assert [p.name for p in twilio_guardrails.POLICIES] == [
+        rule.name for rule in twilio_guardrails.RULES
+    ]
     names = [policy.name for policy in twilio_guardrails.POLICIES]
     assert len(names) == len(set(names))
     assert all(re.fullmatch(r"[a-z]+(-[a-z]+)+", name) for name in names)
@@ -97,11 +103,11 @@ def test_every_rule_is_in_the_pack_once_with_a_kebab_case_name() -> None:
     assert set(names) >= MANDATORY_EVERYWHERE
 
 
-def test_per_resource_and_stack_rules() -> None:
-    by_name = {policy.name: policy for policy in twilio_guardrails.POLICIES}
-    assert isinstance(by_name["no-sending-from-parent"], ResourceValidationPolicy)
-    stack_level = {n for n, p in by_name.items() if isinstance(p, StackValidationPolicy)}
-    assert stack_level == set(by_name) - {"no-sending-from-parent"}
+def test_every_rule_is_a_stack_rule() -> None:
+    # Each needs the graph: the account a resource lands in is traced through the property
+    # dependencies that only a stack policy sees.
+    assert all(isinstance(p, StackValidationPolicy) for p in twilio_guardrails.POLICIES)
+    assert {p.enforcement_level.value for p in twilio_guardrails.POLICIES} == {"mandatory"}
 
 
 def test_the_pack_directory_is_runnable_by_the_cli() -> None:

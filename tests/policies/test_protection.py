@@ -25,7 +25,7 @@ def test_an_unprotected_production_subaccount_fails() -> None:
     [violation] = check_stack(protect_irreversible, [account])
     assert violation.urn == account.urn
     assert violation.message == (
-        "Subaccount 'acme' (tenant 'acme', production) is not protected, and closing a "
+        "Subaccount 'acme' (production) is not protected, and closing a "
         "subaccount is permanent and releases its numbers: register it with "
         "pulumi.ResourceOptions(protect=True)."
     )
@@ -37,7 +37,7 @@ def test_an_unprotected_number_of_a_production_tenant_fails() -> None:
     [violation] = check_stack(protect_irreversible, [subaccount("acme"), number])
     assert violation.urn == number.urn
     assert violation.message == (
-        "PhoneNumber 'acme-num-notifications-1' (tenant 'acme', production) is not protected, "
+        "PhoneNumber 'acme-num-notifications-1' (subaccount 'acme', production) is not protected, "
         "and a released number may never be available again: register it with "
         "pulumi.ResourceOptions(protect=True)."
     )

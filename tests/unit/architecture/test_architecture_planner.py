@@ -132,14 +132,23 @@ def test_status_callback_collector_is_resolved() -> None:
         service(use_case, webhooks=hook)
         for use_case, hook in zip(("notifications", "marketing", "poll"), hooks, strict=True)
     ]
-    plan = _plan(isv_production(tenant(services=services)))
-    resolved = [(s.status_callback, s.status_callback_is_collector) for s in plan.services()]
+    # Outside production a service may go without a status callback.
+    plan = _plan(
+        isv_non_production(
+            tenant("shared-dev", "development", services=services),
+            tenant("shared-staging", "staging"),
+        )
+    )
+    resolved = [
+        (s.status_callback, s.status_callback_is_collector)
+        for s in plan.account("shared-dev").services
+    ]
     assert resolved == [
         (PROD_COLLECTOR, True),
         ("https://status.example.com/cb", False),
         (None, False),
     ]
-    assert plan.account("acme").default_service_status_callback == PROD_COLLECTOR
+    assert plan.account("shared-dev").default_service_status_callback == PROD_COLLECTOR
 
 
 def test_service_settings_and_webhooks_pass_through() -> None:
@@ -234,7 +243,11 @@ def test_api_key_policy() -> None:
         {"name": "backend", "kind": "restricted", "permissions": [SEND]},
         {"name": "ops", "kind": "standard"},
     ]
-    restricted, standard = _plan(isv_production(tenant(api_keys=keys))).account("acme").api_keys
+    # Standard keys exist outside production only.
+    dev = isv_non_production(
+        tenant("shared-dev", "development", api_keys=keys), tenant("shared-staging", "staging")
+    )
+    restricted, standard = _plan(dev).account("shared-dev").api_keys
     assert (restricted.kind, restricted.policy) == ("restricted", {"allow": [SEND]})
     assert (standard.kind, standard.permissions, standard.policy) == ("standard", (), None)
     assert (restricted.rotation, standard.rotation) == (0, 0)

@@ -182,9 +182,10 @@ def test_permissions_are_listed_once() -> None:
 
 def test_standard_key_takes_no_permissions() -> None:
     key = {"name": "backend", "kind": "standard", "permissions": [SEND]}
-    message = only_problem(
-        problems_of(isv_production(tenant(api_keys=[key]))), "tenants[0].api_keys[0].permissions"
+    dev = isv_non_production(
+        tenant("shared-dev", "development", api_keys=[key]), tenant("shared-staging", "staging")
     )
+    message = only_problem(problems_of(dev), "tenants[0].api_keys[0].permissions")
     assert "a standard key cannot be limited by permissions" in message
 
 
@@ -197,7 +198,8 @@ def test_api_key_rotation_is_not_negative() -> None:
 
 
 def test_api_key_names_are_unique_per_tenant() -> None:
-    keys = [{"name": "backend", "kind": "standard"}, {"name": "backend", "kind": "standard"}]
+    key = {"name": "backend", "kind": "restricted", "permissions": [SEND]}
+    keys = [key, key]
     message = only_problem(
         problems_of(isv_production(tenant(api_keys=keys))), "tenants[0].api_keys[1].name"
     )
@@ -246,7 +248,8 @@ def test_webhook_method_is_get_or_post() -> None:
 
 
 def test_service_defaults_cover_every_setting() -> None:
-    settings = settings_of(isv_production(tenant(services=[{"use_case": "poll"}])))
+    poll = {"use_case": "poll", "webhooks": {"status_callback": "collector"}}
+    settings = settings_of(isv_production(tenant(services=[poll])))
     defaults = settings.architecture.tenants[0].services[0]
     assert defaults.model_dump(exclude={"webhooks", "senders"}) == {
         "use_case": "poll",
@@ -568,7 +571,8 @@ def test_derived_resource_names_are_unique() -> None:
     # 'a' with key 'key-b' and tenant 'a-key' with key 'b'... both derive 'a-key-key-b'; here the
     # account of tenant 'a-key-b' collides with key 'b' of tenant 'a'.
     data = isv_production(
-        tenant("a", api_keys=[{"name": "b", "kind": "standard"}]), tenant("a-key-b")
+        tenant("a", api_keys=[{"name": "b", "kind": "restricted", "permissions": [SEND]}]),
+        tenant("a-key-b"),
     )
     message = only_problem(problems_of(data), "tenants[1].key")
     assert message == (

@@ -8,6 +8,7 @@ import re
 from importlib.metadata import version
 from pathlib import Path
 
+import pulumi.runtime
 import pytest
 from pulumi.runtime.settings import SETTINGS
 
@@ -88,3 +89,13 @@ def test_only_the_projects_own_frames_are_kept_in_stack_traces(path: str, kept: 
     project = "file:///home/ops/landing-zone/"
     assert sdk_overhead.is_project_frame(project + path, project) is kept
     assert not sdk_overhead.is_project_frame("file:///usr/lib/python3.11/asyncio/x.py", project)
+
+
+def test_a_preview_records_no_stack_trace(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A preview's snapshot is discarded by the engine: walking the stack would be CPU for nothing.
+    def walk() -> None:
+        raise AssertionError("the stack was walked during a preview")
+
+    capture = sdk_overhead._project_frames_only(walk, "file:///project/")
+    monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: True)
+    assert list(capture().frames) == []

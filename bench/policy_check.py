@@ -1,0 +1,276 @@
+"""The policy check of a pull request that adds a customer group (issue 16, item 6): how long
+`make policy-check` takes for an N-customer ISV group that is all new, and again once it
+exists (no change), measured against the stock command in the same run, with the CPU split
+by process role (engine, program, provider host, policy pack).
+
+    .venv/bin/python -m bench.policy_check --customers 100,200 [--no-change] [--profile]
+
+Rows, per N (each in its own temporary project and file backend):
+- `stock`: `pulumi preview --policy-pack policies --policy-pack-config policies/config/prod.json`
+  (what `make policy-check` ran before), with the CLI's default progress display;
+- `no pack` (with `--without-pack`): the same preview without the pack; the pack's own CPU is
+  in every row anyway (`pack+other`: the policy pack's process, and the entry point's checks);
+- `shipped`: `scripts/policy-check prod`, what `make policy-check` and the workflow run now;
+- with `--no-change`: the group is created first (`pulumi up` on an emulator at 0 ms), then
+  `stock` and `shipped` again, now with nothing to change.
+`--profile` records the engine's CPU profile (`--profiling`, read with `go tool pprof`) during
+the stock preview of the largest N: where the engine's time goes.
+
+The estate is bench/estate.py's (12 Twilio objects per customer, 16 resources). Times are
+wall seconds on this machine, CPU seconds per role from /proc (bench/measure.py); they are
+noisy when other work shares the cores, so compare ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import yaml
+
+from architecture import build_plan, load_stack_config
+from bench.estate import customer_keys, tenant
+from bench.measure import CpuSampler, CpuUse
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = "twilio-landing-zone"
+STACK = "prod"
+PASSPHRASE = "twilio-landing-zone-bench"
+COLLECTOR_URL = "https://hooks.example.com/twilio/status"
+PROGRAM = ("architecture", "components", "providers", "emulator", "__main__.py")
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+
+
+def write_project(project: Path, customers: int) -> int:
+    """A copy of the program, the pack and the entry point, with an N-customer stack file;
+    the number of Twilio resources the plan implies."""
+    project.mkdir(parents=True)
+    for name in PROGRAM:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, project / name, ignore=_IGNORED)
+        else:
+            shutil.copy2(source, project / name)
+    shutil.copytree(ROOT / "policies", project / "policies", ignore=_IGNORED)
+    (project / "scripts").mkdir()
+    shutil.copy2(ROOT / "scripts" / "policy-check", project / "scripts" / "policy-check")
+    (project / "Pulumi.yaml").write_text(
+        f"name: {PROJECT}\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
+        f"    virtualenv: {ROOT / '.venv'}\n"
+        f"plugins:\n  providers:\n    - name: pulumi-python\n"
+        f"      path: {ROOT / 'tools' / 'provider_host'}\n"
+    )
+    document = {
+        "config": {
+            f"{PROJECT}:collectorUrl": COLLECTOR_URL,
+            f"{PROJECT}:architecture": {
+                "style": "isv",
+                "environments": ["production"],
+                "tenants": [tenant(key) for key in customer_keys(customers)],
+            },
+        }
+    }
+    stack_file = project / f"Pulumi.{STACK}.yaml"
+    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    return build_plan(load_stack_config(stack_file, PROJECT)).counts.resources
+
+
+@dataclass
+class Measured:
+    label: str
+    returncode: int
+    cpu: CpuUse
+    output: str
+
+    @property
+    def pack(self) -> float:
+        return self.cpu.sampled.get("other", 0.0)
+
+
+class Workspace:
+    def __init__(self, root: Path, customers: int) -> None:
+        self.project = root / "project"
+        self.state = root / "state"
+        self.resources = write_project(self.project, customers)
+        (self.state / "backend").mkdir(parents=True)
+        self.emulator_url = "http://127.0.0.1:1"  # a preview calls nothing; `up` sets its own
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "TWILIO_"))}
+        env.update(
+            PATH=f"{ROOT / '.bin'}:{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}",
+            PULUMI_BACKEND_URL=f"file://{self.state / 'backend'}",
+            PULUMI_HOME=str(self.state / "home"),
+            PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
+            PULUMI_SKIP_UPDATE_CHECK="true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+            TWILIO_EMULATOR_URL=self.emulator_url,
+            NO_COLOR="1",
+        )
+        return env
+
+    def run(self, label: str, command: Sequence[str], **extra_env: str) -> Measured:
+        sampler = CpuSampler().start()
+        completed = subprocess.run(
+            list(command),
+            cwd=self.project,
+            env={**self.env(), **extra_env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=3600,
+        )
+        return Measured(label, completed.returncode, sampler.stop(), completed.stdout)
+
+    def pulumi(self, *args: str) -> list[str]:
+        return ["pulumi", *args, "--stack", STACK, "--non-interactive"]
+
+
+PACK_ARGS = ("--policy-pack", "policies", "--policy-pack-config", "policies/config/prod.json")
+
+
+def stock(workspace: Workspace, label: str, *extra: str) -> Measured:
+    return workspace.run(label, workspace.pulumi("preview", *PACK_ARGS, *extra))
+
+
+def shipped(workspace: Workspace, label: str) -> Measured:
+    return workspace.run(label, ["scripts/policy-check", STACK])
+
+
+def create_group(workspace: Workspace) -> Measured:
+    emulator = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "python"), "-m", "emulator", "--port", "0", "--db",
+         str(workspace.state / "emulator.db")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        line = emulator.stdout.readline() if emulator.stdout else ""
+        # "Twilio emulator listening on http://127.0.0.1:PORT (...)"
+        workspace.emulator_url = line.split("listening on ", 1)[1].split()[0]
+        return workspace.run(
+            "up",
+            workspace.pulumi("up", "--yes", "--skip-preview", "--parallel", "64",
+                             "--suppress-progress"),
+            PULUMI_SKIP_CHECKPOINTS="true",
+            TLZ_PROVIDER_WORKERS="64",
+        )
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+
+
+def engine_profile(prefix: Path) -> list[str]:
+    """The largest CPU profile the CLI wrote under `prefix` (--profiling), read by pprof."""
+    profiles = sorted(prefix.parent.glob(f"{prefix.name}.*.cpu"), key=lambda p: p.stat().st_size)
+    go = shutil.which("go")
+    if not profiles or go is None:
+        return [f"engine profile: none readable (profiles {len(profiles)}, go={go})"]
+    top = subprocess.run(
+        [go, "tool", "pprof", "-top", "-cum", "-nodecount=14", str(profiles[-1])],
+        capture_output=True, text=True, timeout=300,
+    ).stdout.splitlines()
+    start = next((i for i, line in enumerate(top) if line.startswith("Duration")), 0)
+    return ["engine CPU profile of the stock preview (go tool pprof -top -cum):"] + [
+        "  " + line for line in top[start:] if line.strip()
+    ]
+
+
+def row(n: int, resources: int, m: Measured) -> str:
+    cpu = m.cpu
+    return (
+        f"| {n} | {resources} | {m.label} | {cpu.wall:.1f} | {cpu.engine:.1f} | "
+        f"{cpu.program:.1f} | {cpu.provider:.1f} | {m.pack:.1f} | {m.returncode} |"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", default="100,200")
+    parser.add_argument("--stock-up-to", type=int, default=100,
+                        help="measure the stock command only up to this many customers")
+    parser.add_argument("--no-change", action="store_true")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile the engine during the stock check of the largest N")
+    parser.add_argument("--without-pack", action="store_true",
+                        help="also time the stock preview without the pack")
+    parser.add_argument("--keep", type=Path, help="keep the projects under this directory")
+    args = parser.parse_args(argv)
+    sizes = [int(part) for part in args.customers.split(",") if part]
+
+    lines = [
+        "| customers | resources | check | wall s | engine CPU s | program CPU s | "
+        "provider CPU s | pack+other CPU s | exit |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    walls: dict[tuple[int, str], float] = {}
+    notes: list[str] = []
+    scratch = Path(tempfile.mkdtemp(prefix="tlz-policy-check-", dir=args.keep))
+    try:
+        for n in sizes:
+            workspace = Workspace(scratch / f"n{n}", n)
+            workspace.run("init", ["pulumi", "stack", "init", STACK, "--secrets-provider",
+                                   "passphrase", "--non-interactive"])
+            measured = []
+            if n <= args.stock_up_to:
+                profiled = args.profile and n == max(x for x in sizes if x <= args.stock_up_to)
+                prefix = scratch / f"engine-{n}"
+                extra = ("--profiling", str(prefix)) if profiled else ()
+                measured.append(stock(workspace, "stock, all new", *extra))
+                if profiled:
+                    notes += engine_profile(prefix)
+                if args.without_pack:
+                    measured.append(
+                        workspace.run("no pack, all new", workspace.pulumi("preview"))
+                    )
+            measured.append(shipped(workspace, "shipped, all new"))
+            if args.no_change:
+                created = create_group(workspace)
+                if created.returncode != 0:
+                    notes.append(f"N={n}: creating the group failed:\n{created.output[-2000:]}")
+                else:
+                    if n <= args.stock_up_to:
+                        measured.append(stock(workspace, "stock, no change"))
+                    measured.append(shipped(workspace, "shipped, no change"))
+            for m in measured:
+                lines.append(row(n, workspace.resources, m))
+                walls[(n, m.label)] = m.cpu.wall
+                if m.label.startswith(("stock", "shipped")) and m.returncode != 0:
+                    notes.append(f"N={n} {m.label} exited {m.returncode}:\n{m.output[-2000:]}")
+                print(lines[-1], flush=True)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    print()
+    print("\n".join(lines))
+    for (n, label), wall in sorted(walls.items()):
+        if label.startswith("shipped") and (n, label.replace("shipped", "stock")) in walls:
+            ratio = wall / walls[(n, label.replace("shipped", "stock"))]
+            print(f"N={n} {label}: {ratio:.2f} x the stock command's wall time")
+    for label in ("shipped, all new", "shipped, no change"):
+        points = sorted((n, wall) for (n, lab), wall in walls.items() if lab == label)
+        if len(points) >= 2:
+            (n0, w0), (n1, w1) = points[0], points[-1]
+            print(f"{label}: {w1 / w0:.2f} x the wall time for {n1 / n0:.1f} x the customers")
+    print("\n".join(notes))
+    print(f"measured at {time.strftime('%H:%M:%S')}; load average {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
