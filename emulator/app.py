@@ -31,7 +31,7 @@ from emulator import (
     messaging_services,
     usage,
 )
-from emulator.auth import authenticate
+from emulator.auth import authenticate, basic_username
 from emulator.faults import DropConnection, FaultPlan
 from emulator.lifecycle import Lifecycle
 from emulator.runtime import Call, Emulator, EmulatorConfig, Endpoint, Operation
@@ -105,6 +105,14 @@ def _twilio_endpoint(
 
     async def handle(request: Request) -> Response:
         method = "GET" if request.method == "HEAD" else request.method
+        username = basic_username(request.headers.get("authorization"))
+        emulator.stats.request_started(method, username)
+        try:
+            return await serve(request, method)
+        finally:
+            emulator.stats.request_finished(username)
+
+    async def serve(request: Request, method: str) -> Response:
         operation = operations[method]
         emulator.stats.by_route[route_names[method]] += 1
         plan = emulator.faults.plan(method, request.url.path)

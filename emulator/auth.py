@@ -87,6 +87,17 @@ class Principal:
             )
 
 
+def basic_username(authorization: str | None) -> str:
+    """The username of a Basic Authorization header, for statistics only ("" when none)."""
+    if not authorization or authorization[:6].lower() != "basic ":
+        return ""
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return ""
+    return decoded.partition(":")[0][:34]
+
+
 def authenticate(store: Store, authorization: str | None) -> Principal:
     if not authorization or not authorization[:6].lower() == "basic ":
         raise authentication_failed()
