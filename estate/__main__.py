@@ -95,8 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         estate, findings = audit(credentials, options, config)
     except TwilioRestException as error:
-        print(f"audit: Twilio refused the read: {error.status} (code {error.code}) {error.msg}",
-              file=sys.stderr)
+        print(
+            f"audit: Twilio refused the read: {error.status} (code {error.code}) {error.msg}",
+            file=sys.stderr,
+        )
         return 2
     except TwilioException as error:
         print(f"audit: {error}", file=sys.stderr)

@@ -99,8 +99,7 @@ RULES: Final[dict[str, RuleInfo]] = {
             "Every service reports delivery status over HTTPS",
             "Without a status callback nobody sees failed or undelivered messages; over "
             "http:// the callbacks (numbers, message status) cross the network in clear.",
-            "Set the service's status callback to the HTTPS URL of your delivery-data "
-            "collector.",
+            "Set the service's status callback to the HTTPS URL of your delivery-data collector.",
         ),
         RuleInfo(
             "https-webhooks",

@@ -4,14 +4,13 @@ The pack judges the resources a Pulumi program registers: a type token, a URN, p
 the resources each prop depends on. This module turns an account read from Twilio into exactly
 that shape (`RuleResource`), as the landing zone's providers would have registered it:
 
-| Read from Twilio | Type token | Props |
-|---|---|---|
-| a subaccount | `Subaccount` | `account_key` (its SID), `environment` (from its name) |
-| the auto-generated default service | `DefaultMessagingService` | `account_key`, `status_callback` |
-| any other service | `MessagingService` | `account_key`, `use_case` (none when undeclared), webhooks |
-| a service's senders | `SenderPool` | `account_key`, `phone_number_sids` (depends on the numbers), `short_code_sids`, `alpha_senders` |
-| a number | `PhoneNumber` | `account_key`, `sms_url`, `sms_fallback_url` |
-| an API key | `ApiKey` | `account_key`, `kind`, `permissions` |
+- a subaccount: `Subaccount`, with `account_key` (its SID) and `environment` (from its name);
+- Twilio's auto-generated default service: `DefaultMessagingService`, with `status_callback`;
+- any other service: `MessagingService`, with `use_case` (none when undeclared) and webhooks;
+- a service's senders: `SenderPool`, with `phone_number_sids` (depending on those numbers'
+  `PhoneNumber` resources), `short_code_sids` and `alpha_senders`;
+- a number: `PhoneNumber`, with `sms_url` and `sms_fallback_url`;
+- an API key: `ApiKey`, with `kind` and `permissions`.
 
 `account_key` is `parent` for the parent account, as the pack expects. Then every rule of the
 pack runs on it with the pack's own `validate` code, the engine's way (null props dropped,

@@ -20,7 +20,8 @@ NOTIFICATIONS: Final = "notifications"
 _CODE_WORDS = re.compile(r"\b(code|otp|passcode|verification|verify|one-time)\b", re.IGNORECASE)
 _CODE = re.compile(r"\b\d{4,8}\b")
 _MARKETING = re.compile(
-    r"(\d+\s?% off|\bsale\b|\boffer\b|\bpromo|\bdiscount|\bsave \$|\bdeal\b|\bcoupon|\bexclusive\b)",
+    r"(\d+\s?% off|\bsale\b|\boffer\b|\bpromo|\bdiscount|\bsave \$|\bdeal\b|\bcoupon|"
+    r"\bexclusive\b)",
     re.IGNORECASE,
 )
 _NOTIFICATION = re.compile(
