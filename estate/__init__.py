@@ -7,3 +7,12 @@ judges what it read with the policy pack's own rule code (`twilio_guardrails`), 
 and `pulumi preview --policy-pack` can never disagree. It never imports `components/`,
 `architecture/` or the Pulumi SDK, and it never writes to Twilio.
 """
+
+import sys
+from pathlib import Path
+
+# The policy pack is a directory that `pulumi policy` runs with itself on sys.path (it imports
+# nothing of ours, and is no package of ours); the audit imports its rules the same way.
+POLICY_PACK_DIR = Path(__file__).resolve().parents[1] / "policies"
+if str(POLICY_PACK_DIR) not in sys.path:
+    sys.path.append(str(POLICY_PACK_DIR))

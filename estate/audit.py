@@ -6,13 +6,13 @@ from estate.config import AuditConfig, load_config
 from estate.findings import Finding, findings_of
 from estate.model import Estate
 from estate.reader import ReadOptions, read_estate
-from estate.rulebook import judge
+from estate.rulebook import judge, pack_rules
 from providers.credentials import ParentCredentials
 
 
 def judge_estate(estate: Estate, config: AuditConfig | None = None) -> list[Finding]:
     config = config or load_config()
-    violations = judge(estate, config.settings, config.enabled)
+    violations = judge(estate, config.pack_config([rule.name for rule in pack_rules()]))
     return findings_of(estate, violations, config.levels)
 
 

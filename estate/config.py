@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -62,27 +61,24 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class AuditConfig:
-    levels: dict[str, str]  # rule -> mandatory | advisory | disabled
-    settings: dict[str, dict[str, Any]]  # rule -> the pack rule's settings
+    """Each rule's entry in the pack's format: `{"enforcementLevel": ..., <setting>: ...}`."""
+
+    entries: dict[str, dict[str, Any]]
 
     @property
-    def enabled(self) -> list[str]:
-        return [rule for rule, level in self.levels.items() if level != DISABLED]
+    def levels(self) -> dict[str, str]:
+        return {rule: str(entry[LEVEL_KEY]) for rule, entry in self.entries.items()}
 
-
-def _levels_and_settings(config: Mapping[str, Mapping[str, Any]]) -> AuditConfig:
-    levels = {rule: str(entry[LEVEL_KEY]) for rule, entry in config.items()}
-    settings = {
-        rule: {k: v for k, v in entry.items() if k != LEVEL_KEY} for rule, entry in config.items()
-    }
-    return AuditConfig(levels, settings)
+    def pack_config(self, pack_rules: list[str]) -> dict[str, dict[str, Any]]:
+        """The entries of the pack's rules, as a pack config file would give them."""
+        return {rule: dict(self.entries[rule]) for rule in pack_rules if rule in self.entries}
 
 
 def load_config(path: str | Path | None = None) -> AuditConfig:
     """The defaults, with a config file's rules merged over them when one is given."""
     config = copy.deepcopy(DEFAULT_CONFIG)
     if path is None:
-        return _levels_and_settings(config)
+        return AuditConfig(config)
     try:
         loaded = json.loads(Path(path).read_text())
     except OSError as error:
@@ -106,4 +102,4 @@ def load_config(path: str | Path | None = None) -> AuditConfig:
                 f"{path}: {rule}.{LEVEL_KEY}: {level!r} is not one of {', '.join(LEVELS)}"
             )
         config[rule] = {**config[rule], **entry, LEVEL_KEY: level}
-    return _levels_and_settings(config)
+    return AuditConfig(config)

@@ -12,7 +12,6 @@ Levels come from the audit config (estate.config), in the pack's config-file for
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Final
@@ -24,8 +23,6 @@ from estate.rulebook import Subject, Violation
 MANDATORY: Final = "mandatory"
 ADVISORY: Final = "advisory"
 DISABLED: Final = "disabled"
-
-_TENANT_SID = re.compile(r"tenant '(AC[0-9a-fA-F]{32})'")
 
 
 @dataclass(frozen=True)
@@ -43,12 +40,13 @@ RULES: Final[dict[str, RuleInfo]] = {
         RuleInfo(
             "no-sending-from-parent",
             "policy pack",
-            "The parent account never sends",
+            "The parent account never sends and holds no keys",
             "The parent is the shell of every subaccount: traffic sent from it cannot be "
-            "contained, suspended or reported per environment or customer, and a compliance "
-            "problem there reaches the whole account.",
+            "contained, suspended or reported per environment or customer, a compliance "
+            "problem there reaches the whole account, and a key on it reaches every subaccount.",
             "Move the numbers and services into the subaccount of the environment or customer "
-            "they serve (numbers move without release: IncomingPhoneNumbers AccountSid).",
+            "they serve (a number moves without release: update its AccountSid); mint apps' "
+            "keys in their subaccounts and delete the parent's.",
         ),
         RuleInfo(
             "parent-sent-messages",
@@ -127,11 +125,11 @@ RULES: Final[dict[str, RuleInfo]] = {
         RuleInfo(
             "restricted-api-keys",
             "policy pack",
-            "Keys live in subaccounts; production keys are restricted",
-            "A key on the parent reaches every subaccount's resources; a standard key in "
-            "production can use every API of its account, not just sending.",
-            "Mint restricted keys with only the permissions each app needs, in its "
-            "subaccount, and delete the others.",
+            "Production keys are restricted",
+            "A standard key in production can use every API of its account (numbers, "
+            "services, messages of every app), not just what its app needs.",
+            "Mint a restricted key per app with only the permissions it needs, move the app "
+            "to it and delete the standard key.",
         ),
         RuleInfo(
             "unreadable-account",
@@ -246,16 +244,6 @@ def _service_use_cases(account: Account) -> Iterator[tuple[str, Subject, str]]:
             )
 
 
-def _named_accounts(message: str, names: Mapping[str, str]) -> str:
-    """The pack calls a subaccount by its tenant key, here its SID: name it as well."""
-
-    def name(match: re.Match[str]) -> str:
-        sid = match.group(1)
-        return f"subaccount '{names[sid]}' ({sid})" if sid in names else match.group(0)
-
-    return _TENANT_SID.sub(name, message)
-
-
 # --- everything together -----------------------------------------------------------------------
 
 
@@ -270,15 +258,14 @@ def findings_of(
     # A service's sender pool is the service itself in Twilio: its findings join the
     # service's rather than repeating them.
     for violation in sorted(violations, key=lambda v: v.via_sender_pool):
-        level = levels.get(violation.rule, ADVISORY)
-        if level == DISABLED:
-            continue
+        level = violation.level  # the pack's evaluate applied the config's level
         subject = violation.subject or parent_subject
         if violation.via_sender_pool and (violation.rule, subject.sid) in seen:
             continue
         seen.add((violation.rule, subject.sid))
-        message = _named_accounts(violation.message, names)
-        found.append(_finding(violation.rule, level, subject, names[subject.account_sid], message))
+        found.append(
+            _finding(violation.rule, level, subject, names[subject.account_sid], violation.message)
+        )
     for rule, subject, message in audit_checks(estate):
         level = levels.get(rule, ADVISORY)
         if level != DISABLED:
