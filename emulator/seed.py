@@ -275,10 +275,19 @@ def seed_legacy(seeder: Seeder, rng: random.Random) -> None:
     seeder.subaccount("Churned customer", status="closed")
 
 
-def seed_scale(seeder: Seeder, rng: random.Random, subaccounts: int, numbers: int) -> None:
+def seed_scale(
+    seeder: Seeder, rng: random.Random, subaccounts: int, numbers: int, parent_messages: int = 0
+) -> None:
     """An ISV: development and staging, then one production subaccount per customer, each
     with a notifications service holding its numbers (every tenth number left out of it)
-    and a restricted key (every seventh customer has a standard one instead)."""
+    and a restricted key (every seventh customer has a standard one instead).
+    `parent_messages`: messages sent over 30 days from a number left on the parent."""
+    if parent_messages:
+        legacy_number = seeder.number(seeder.parent)
+        bodies = [*VERIFICATION_BODIES, *MARKETING_BODIES, *NOTIFICATION_BODIES]
+        seeder.messages(
+            seeder.parent, bodies, parent_messages, sender=legacy_number, service=None, rng=rng
+        )
     per_account, extra = divmod(numbers, subaccounts)
     for index in range(subaccounts):
         if index == 0:
@@ -308,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--auth-token", default=defaults.DEV_AUTH_TOKEN, help="parent token")
     parser.add_argument("--subaccounts", type=int, default=3000, help="scale: subaccounts")
     parser.add_argument("--numbers", type=int, default=30000, help="scale: phone numbers")
+    parser.add_argument(
+        "--parent-messages", type=int, default=0, help="scale: messages sent from the parent"
+    )
     parser.add_argument("--random-seed", type=int, default=17, help="repeatable message times")
     return parser
 
@@ -315,8 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.estate == "scale" and not (1 <= args.subaccounts <= 100_000 and args.numbers >= 0):
-        parser.error("--subaccounts must be 1-100000 and --numbers not negative")
+    if args.estate == "scale" and not (
+        1 <= args.subaccounts <= 100_000 and args.numbers >= 0 and args.parent_messages >= 0
+    ):
+        parser.error("--subaccounts must be 1-100000, --numbers and --parent-messages not negative")
     seeder = Seeder(args.db, args.account_sid, args.auth_token)
     rng = random.Random(args.random_seed)
     try:
@@ -325,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.estate == "legacy":
                 seed_legacy(seeder, rng)
             else:
-                seed_scale(seeder, rng, args.subaccounts, args.numbers)
+                seed_scale(seeder, rng, args.subaccounts, args.numbers, args.parent_messages)
     except SeedError as error:
         print(f"emulator seed: {error}", file=sys.stderr)
         return 1

@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="newest messages per account classified by use case (default 200; 0: none)",
     )
     audit_parser.add_argument(
+        "--parent-scan",
+        type=_non_negative,
+        default=10_000,
+        help="newest parent messages streamed to name what sent them (default 10000)",
+    )
+    audit_parser.add_argument(
         "--output", default=None, help="write the report to this file instead of stdout"
     )
     return parser
@@ -89,7 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(credentials.describe(), file=sys.stderr)
     options = ReadOptions(
-        concurrency=args.concurrency, days=args.days, traffic_sample=args.traffic_sample
+        concurrency=args.concurrency,
+        days=args.days,
+        traffic_sample=args.traffic_sample,
+        parent_scan=args.parent_scan,
     )
     started = time.monotonic()
     try:

@@ -264,7 +264,7 @@ class AccountReader:
         price = sum(abs(float(r.price or 0)) for r in records)
         by_sender: Counter[str] = Counter()
         scanned = 0
-        if messages:
+        if messages and self.options.parent_scan > 0:  # the client reads limit=0 as "all"
             for message in client.messages.stream(
                 date_sent_after=since, limit=self.options.parent_scan, page_size=PAGE_SIZE
             ):
