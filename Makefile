@@ -80,3 +80,14 @@ stop:
 
 bench: setup
 	$(VENV)/bin/python -m bench.estate --customers 10,50,100 --latency-ms 100 --layouts one,split --groups 4 --profile
+
+# Existing accounts (README "Bring an existing account"): a read-only audit of the account the
+# credentials name (or of the emulator), and its benchmark at 3,000 subaccounts.
+.PHONY: audit bench-audit
+AUDIT_ARGS ?=
+
+audit: setup
+	$(VENV)/bin/python -m estate audit $(AUDIT_ARGS)
+
+bench-audit: setup
+	$(VENV)/bin/python -m bench.audit

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.emulator_process import REPO_ROOT, EmulatorProcess  # noqa: E402
+from tests.support.emulator_process import REPO_ROOT, EmulatorProcess
 
 CREDENTIALS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
 
@@ -152,12 +152,14 @@ def main() -> None:
     parser.add_argument("--rate-429", type=float, default=0.0, help="share of requests 429'd")
     parser.add_argument("--messages", type=int, default=50000, help="memory: parent messages")
     parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as scratch:
         workdir = Path(scratch)
         if not args.skip_scale:
             scale(args, workdir)
-        memory(args, workdir)
+        if not args.skip_memory:
+            memory(args, workdir)
 
 
 if __name__ == "__main__":
