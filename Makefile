@@ -33,12 +33,10 @@ help:
 	@echo "make bench   estate benchmark (10/50/100 customers) against the emulator, ~15 minutes"
 	@echo "make lint    ruff"
 
-setup: $(VENV)/.installed .bin/pulumi .bin/actionlint .bin/twilio-oai/SOURCE .state/backend
+setup: $(VENV)/.installed .bin/pulumi .bin/actionlint .bin/twilio-oai/SOURCE .bin/chromium .state/backend
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt scripts/install-venv
+	PYTHON=$(PYTHON) scripts/install-venv
 	@touch $@
 
 .bin/pulumi: scripts/install-pulumi tools/pulumi-cli/go.mod tools/language_host/pulumi-language-python
@@ -49,6 +47,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 .bin/twilio-oai/SOURCE: scripts/fetch-twilio-specs
 	scripts/fetch-twilio-specs
+
+# Without root and without a Chromium, this says what to install and setup goes on.
+.bin/chromium: scripts/install-chromium
+	scripts/install-chromium
 
 .state/backend:
 	@mkdir -p $@ $(PULUMI_HOME)

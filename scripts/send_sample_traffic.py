@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 
+from twilio.base.exceptions import TwilioException, TwilioRestException
+
 from providers.client import build_client
 from providers.credentials import resolve_parent_credentials
 
@@ -69,5 +71,33 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def explain(error: Exception) -> str:
+    """One line: what went wrong while sending, and what to do about it."""
+    if isinstance(error, TwilioRestException) and error.status == 401:
+        return (
+            f"Twilio refused a tenant's API key (HTTP 401, code {error.code}): the stack's state "
+            "and the Twilio it talks to disagree (another emulator, or its database was reset). "
+            "Run 'make demo' again, which refreshes the state before sending."
+        )
+    if isinstance(error, TwilioRestException):
+        return (
+            f"Twilio refused a sample message (HTTP {error.status}, code {error.code}): "
+            f"{error.msg}"
+        )
+    if isinstance(error, subprocess.CalledProcessError):
+        last = (error.stderr or "").strip().splitlines()[-1:] or ["no output"]
+        return f"'pulumi stack output' failed: {last[0]}"
+    return (
+        f"the emulator did not answer ({error}): is it running? 'make demo' starts it again."
+    )
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (TwilioRestException, TwilioException, subprocess.CalledProcessError) as failure:
+        print(f"send_sample_traffic: {explain(failure)}", file=sys.stderr)
+        sys.exit(1)
+    except OSError as failure:  # requests' connection errors are OSErrors
+        print(f"send_sample_traffic: {explain(failure)}", file=sys.stderr)
+        sys.exit(1)

@@ -3,11 +3,9 @@ filter changes the numbers shown to those of the filtered view."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -30,7 +28,7 @@ from tests.collector.support import (
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -46,21 +44,15 @@ DAY = 1_764_201_600.0  # 2025-11-27
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """Debian's chromium, installed by the test setup when missing (never a Playwright download)."""
-    if not os.path.exists(CHROMIUM):
-        if os.geteuid() != 0 or not shutil.which("apt-get"):
-            pytest.fail(
-                "chromium is missing and cannot be installed (apt-get as root)", pytrace=False
-            )
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (
-            ["apt-get", "update", "-q"],
-            ["apt-get", "install", "-y", "-q", "chromium"],
-        ):
-            result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-            if result.returncode != 0:
-                pytest.fail(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}", pytrace=False)
-    return CHROMIUM
+    """The Chromium that setup provided (scripts/install-chromium); never a Playwright download."""
+    linked = REPO_ROOT / ".bin" / "chromium"
+    if not linked.exists():
+        pytest.fail(
+            "Chromium is missing: install Debian's 'chromium' package (as root: apt-get install "
+            "chromium) or set TLZ_CHROMIUM to a Chromium binary, then run 'make setup' again.",
+            pytrace=False,
+        )
+    return str(linked.resolve())
 
 
 @pytest.fixture(scope="module")

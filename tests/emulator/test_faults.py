@@ -14,6 +14,7 @@ from twilio.rest import Client
 
 from tests.emulator.conftest import Tenant
 from tests.support.emulator_process import EmulatorProcess
+from tests.support.waiting import wait_until
 
 
 def test_injected_429_has_retry_after(
@@ -115,7 +116,8 @@ def test_same_seed_same_faults(
 def test_eventual_consistency_hides_fresh_records(
     emulator: EmulatorProcess, tenant: Tenant
 ) -> None:
-    emulator.set_faults(eventual_consistency_ms=300)
+    # A window long enough that a loaded machine still reads inside it.
+    emulator.set_faults(eventual_consistency_ms=3000)
     service = tenant.client.messaging.v1.services.create(friendly_name="eventually")
     with pytest.raises(TwilioRestException) as error:
         tenant.client.messaging.v1.services(service.sid).fetch()
@@ -123,8 +125,15 @@ def test_eventual_consistency_hides_fresh_records(
     assert service.sid not in {s.sid for s in tenant.client.messaging.v1.services.list()}
     # Writes see it at once: it can take a sender right away.
     tenant.client.messaging.v1.services(service.sid).alpha_senders.create(alpha_sender="Soon")
-    time.sleep(0.35)
-    assert tenant.client.messaging.v1.services(service.sid).fetch().friendly_name == "eventually"
+
+    def visible() -> str | None:
+        try:
+            return tenant.client.messaging.v1.services(service.sid).fetch().friendly_name
+        except TwilioRestException as missing:
+            assert missing.code == 20404
+            return None
+
+    assert wait_until(visible, timeout=10, what="the service after the lag") == "eventually"
 
 
 async def _concurrent_fetches(url: str, path: str, authorization: str, count: int) -> float:

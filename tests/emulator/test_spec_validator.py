@@ -33,7 +33,10 @@ def _service_example() -> dict:
     example = spec["paths"]["/v1/Services"]["post"]["responses"]["201"]["content"][
         "application/json"
     ]["examples"]["create"]["value"]
-    return copy.deepcopy(example)
+    example = copy.deepcopy(example)
+    # The pinned spec's own example carries a field its schema does not declare yet.
+    example.pop("sending_windows", None)
+    return example
 
 
 def test_all_specs_are_present() -> None:

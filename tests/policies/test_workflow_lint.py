@@ -25,6 +25,14 @@ def pinned_version() -> str:
     raise AssertionError("tools/actionlint/go.mod does not require github.com/rhysd/actionlint")
 
 
+def go_line() -> str:
+    """The oldest Go the wrapper module can be built with: its `go` line."""
+    for line in (REPO_ROOT / "tools" / "actionlint" / "go.mod").read_text().splitlines():
+        if line.startswith("go "):
+            return line.split()[1]
+    raise AssertionError("tools/actionlint/go.mod has no go line")
+
+
 def test_workflows_pass_actionlint() -> None:
     # A missing linter is a failure, never a skip: `make setup` builds it.
     assert ACTIONLINT.exists(), f"{ACTIONLINT} is missing: run `make setup`"
@@ -95,7 +103,7 @@ def test_install_actionlint_without_go_fails_in_one_line(tmp_path: Path) -> None
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         f"install-actionlint: Go is not installed, and it is needed to build actionlint "
-        f"{pinned_version()}. Install Go >= 1.25 and run 'make setup' again."
+        f"{pinned_version()}. Install Go >= {go_line()} and run 'make setup' again."
     ]
     assert not (checkout / ".bin").exists()
 

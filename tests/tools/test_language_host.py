@@ -4,6 +4,7 @@ prints its port on stdout, then serves `pulumirpc.LanguageRuntime`."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import pytest
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc
 
-from tests.support.pulumi_cli import BIN_DIR, REPO_ROOT
+from tests.support.pulumi_cli import REPO_ROOT
 
 HOST = REPO_ROOT / "tools" / "language_host" / "host.py"
 
@@ -192,8 +193,19 @@ def test_stops_quietly_on_sigterm(host: RunningHost) -> None:
     assert host.process.stderr.read() == ""
 
 
-def test_installed_wrapper_starts_with_the_checkouts_venv() -> None:
-    running = start_host([str(BIN_DIR / "pulumi-language-python"), "127.0.0.1:9"])
+def test_installed_wrapper_starts_with_the_checkouts_venv(tmp_path: Path) -> None:
+    # The wrapper as setup installs it, in a checkout of its own: what .bin/ holds on this
+    # machine may be an official Pulumi's host instead, which the project uses as it is.
+    checkout = tmp_path / "checkout"
+    (checkout / ".bin").mkdir(parents=True)
+    (checkout / "tools").mkdir()
+    (checkout / "tools" / "language_host").symlink_to(REPO_ROOT / "tools" / "language_host")
+    (checkout / ".venv").symlink_to(REPO_ROOT / ".venv")
+    wrapper = checkout / ".bin" / "pulumi-language-python"
+    shutil.copy2(REPO_ROOT / "tools" / "language_host" / "pulumi-language-python", wrapper)
+    # Setup puts the SDK's executor beside the host; plugin info never runs it.
+    (checkout / ".bin" / "pulumi-language-python-exec").write_text("")
+    running = start_host([str(wrapper), "127.0.0.1:9"])
     try:
         assert running.stub.GetPluginInfo(empty_pb2.Empty()).version == version("pulumi")
     finally:
