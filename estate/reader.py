@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -295,14 +295,6 @@ def _why(error: Exception) -> str:
     return f"Twilio answered {status} to a list request" if status else str(error)
 
 
-def read_estate(
-    credentials: ParentCredentials,
-    options: ReadOptions | None = None,
-    on_progress: Callable[[str], None] | None = None,
-) -> Estate:
+def read_estate(credentials: ParentCredentials, options: ReadOptions | None = None) -> Estate:
     """The whole account as plain records (see module doc)."""
-    reader = AccountReader(credentials, options or ReadOptions())
-    estate = reader.read()
-    if on_progress:
-        on_progress(f"read {len(estate.accounts)} accounts in {estate.requests} requests")
-    return estate
+    return AccountReader(credentials, options or ReadOptions()).read()
