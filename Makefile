@@ -83,6 +83,12 @@ stop:
 bench: setup
 	$(VENV)/bin/python -m bench.estate --customers 10,50,100 --latency-ms 100 --layouts one,split --groups 4 --profile
 
+# The policy check of a new and of an unchanged 100/200-customer group, against the stock
+# command, CPU per role and the engine's profile (bench/policy_check.py), ~30 minutes.
+.PHONY: bench-policy-check
+bench-policy-check: setup
+	$(VENV)/bin/python -m bench.policy_check --customers 100,200 --no-change --profile
+
 # Existing accounts (README "Bring an existing account"): a read-only audit of the account the
 # credentials name (or of the emulator), and its benchmark at 3,000 subaccounts.
 .PHONY: audit bench-audit

@@ -8,12 +8,13 @@ by process role (engine, program, provider host, policy pack).
 Rows, per N (each in its own temporary project and file backend):
 - `stock`: `pulumi preview --policy-pack policies --policy-pack-config policies/config/prod.json`
   (what `make policy-check` ran before), with the CLI's default progress display;
-- `no pack`: the same preview without the pack (what the pack itself costs);
+- `no pack` (with `--without-pack`): the same preview without the pack; the pack's own CPU is
+  in every row anyway (`pack+other`: the policy pack's process, and the entry point's checks);
 - `shipped`: `scripts/policy-check prod`, what `make policy-check` and the workflow run now;
 - with `--no-change`: the group is created first (`pulumi up` on an emulator at 0 ms), then
   `stock` and `shipped` again, now with nothing to change.
-`--profile` adds the engine's CPU profile (`--profiling`, read with `go tool pprof`) of the
-stock preview of the largest N: where the engine's time goes.
+`--profile` records the engine's CPU profile (`--profiling`, read with `go tool pprof`) during
+the stock preview of the largest N: where the engine's time goes.
 
 The estate is bench/estate.py's (12 Twilio objects per customer, 16 resources). Times are
 wall seconds on this machine, CPU seconds per role from /proc (bench/measure.py); they are
@@ -174,12 +175,12 @@ def create_group(workspace: Workspace) -> Measured:
         emulator.wait(timeout=30)
 
 
-def engine_profile(workspace: Workspace, prefix: Path) -> list[str]:
-    measured = stock(workspace, "stock, profiled", "--profiling", str(prefix))
-    profiles = sorted(prefix.parent.glob(f"{prefix.name}.*.cpu"))
+def engine_profile(prefix: Path) -> list[str]:
+    """The largest CPU profile the CLI wrote under `prefix` (--profiling), read by pprof."""
+    profiles = sorted(prefix.parent.glob(f"{prefix.name}.*.cpu"), key=lambda p: p.stat().st_size)
     go = shutil.which("go")
     if not profiles or go is None:
-        return [f"engine profile: none readable ({measured.label}, go={go})"]
+        return [f"engine profile: none readable (profiles {len(profiles)}, go={go})"]
     top = subprocess.run(
         [go, "tool", "pprof", "-top", "-cum", "-nodecount=14", str(profiles[-1])],
         capture_output=True, text=True, timeout=300,
@@ -204,7 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stock-up-to", type=int, default=100,
                         help="measure the stock command only up to this many customers")
     parser.add_argument("--no-change", action="store_true")
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile the engine during the stock check of the largest N")
+    parser.add_argument("--without-pack", action="store_true",
+                        help="also time the stock preview without the pack")
     parser.add_argument("--keep", type=Path, help="keep the projects under this directory")
     args = parser.parse_args(argv)
     sizes = [int(part) for part in args.customers.split(",") if part]
@@ -224,19 +228,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    "passphrase", "--non-interactive"])
             measured = []
             if n <= args.stock_up_to:
-                measured += [stock(workspace, "stock, all new"),
-                             workspace.run("no pack, all new", workspace.pulumi("preview"))]
+                profiled = args.profile and n == max(x for x in sizes if x <= args.stock_up_to)
+                prefix = scratch / f"engine-{n}"
+                extra = ("--profiling", str(prefix)) if profiled else ()
+                measured.append(stock(workspace, "stock, all new", *extra))
+                if profiled:
+                    notes += engine_profile(prefix)
+                if args.without_pack:
+                    measured.append(
+                        workspace.run("no pack, all new", workspace.pulumi("preview"))
+                    )
             measured.append(shipped(workspace, "shipped, all new"))
-            if args.profile and n == max(sizes):
-                notes += engine_profile(workspace, scratch / f"engine-{n}")
             if args.no_change:
                 created = create_group(workspace)
                 if created.returncode != 0:
-                    print(created.output[-3000:], file=sys.stderr)
-                    return 1
-                if n <= args.stock_up_to:
-                    measured.append(stock(workspace, "stock, no change"))
-                measured.append(shipped(workspace, "shipped, no change"))
+                    notes.append(f"N={n}: creating the group failed:\n{created.output[-2000:]}")
+                else:
+                    if n <= args.stock_up_to:
+                        measured.append(stock(workspace, "stock, no change"))
+                    measured.append(shipped(workspace, "shipped, no change"))
             for m in measured:
                 lines.append(row(n, workspace.resources, m))
                 walls[(n, m.label)] = m.cpu.wall

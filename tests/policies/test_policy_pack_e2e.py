@@ -7,6 +7,7 @@ directory with its own file backend (never the checkout's .state/).
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -29,6 +30,7 @@ VIOLATIONS = Path(__file__).parent / "violations" / "__main__.py"
 SERVICE = "pulumi-python:dynamic/twilio:MessagingService"
 SUBACCOUNT = "pulumi-python:dynamic/twilio:Subaccount"
 PACK_LINE = "twilio-guardrails@v0.1.0"
+PARENT_SID = "AC" + "0" * 32
 
 
 def preview(workspace: PulumiWorkspace, config: str) -> CommandResult:
@@ -71,8 +73,9 @@ def test_a_service_on_the_parent_account_fails_everywhere(violations, config: st
     assert line in result.output, result
     assert (
         "MessagingService 'parent-svc-marketing' is a Messaging Service on the parent account "
-        "(account_key 'parent'); the parent account never sends. Move it into a tenant's "
-        "subaccount" in result.output
+        f"(its account_sid ('{PARENT_SID}') comes from no Subaccount of this stack); the parent "
+        "account never sends and holds no keys: declare it in a tenant's subaccount"
+        in " ".join(result.output.split())
     ), result
 
 
@@ -84,7 +87,7 @@ def test_two_services_for_one_use_case_fail_everywhere(violations, config: str) 
     assert violation_line("mandatory", rule, SERVICE, "acme-svc-notifications-2") in result.output
     assert (
         "MessagingService 'acme-svc-notifications-2' is another 'notifications' service in "
-        "tenant 'acme'" in result.output
+        "subaccount 'acme'" in result.output
     ), result
     # One report: the subaccount's auto-generated default service is no second service.
     assert result.output.count(f"  {rule}  (") == 1, result
@@ -107,6 +110,98 @@ def test_dev_config_reports_advisory_where_prod_blocks(violations) -> None:
     line = violation_line("mandatory", "protect-irreversible", SUBACCOUNT, "acme")
     assert line in prod.output
     assert "register it with pulumi.ResourceOptions(protect=True)" in prod.output
+
+
+# -- programs written to slip past the pack ---------------------------------------------------
+
+BYPASSES = {
+    # scenario: (rule, type, resource, what the message must say)
+    "relabelled-literal-parent-sid": (
+        "no-sending-from-parent",
+        SERVICE,
+        "acme-svc-marketing",
+        f"on the parent account (its account_sid ('{PARENT_SID}') comes from no Subaccount of "
+        "this stack, although labelled account_key 'acme')",
+    ),
+    "relabelled-second-service": (
+        "one-messaging-service-per-use-case",
+        SERVICE,
+        "globex-svc-notifications",
+        "is another 'notifications' service in subaccount 'acme', besides "
+        "'acme-svc-notifications'",
+    ),
+    "key-on-parent": (
+        "no-sending-from-parent",
+        "pulumi-python:dynamic/twilio:ApiKey",
+        "ops-key",
+        "ApiKey 'ops-key' mints an API key on the parent account",
+    ),
+    "unknown-sid-from-another-resource": (
+        "no-sending-from-parent",
+        SERVICE,
+        "acme-svc-poll",
+        "its account_sid (not known until it is created) comes from no Subaccount of this stack",
+    ),
+    "pool-on-parents-default-service": (
+        "no-sending-from-parent",
+        "pulumi-python:dynamic/twilio:SenderPool",
+        "parent-default-pool",
+        "the parent's auto-generated default Messaging Service, which sends nothing only as "
+        "long as it has no senders",
+    ),
+}
+
+
+@pytest.mark.parametrize("config", ["dev", "prod"])
+@pytest.mark.parametrize("scenario", sorted(BYPASSES))
+def test_a_program_written_to_bypass_the_pack_fails_everywhere(violations, scenario, config):
+    rule, token, name, says = BYPASSES[scenario]
+    result = preview(violations(scenario), config)
+    assert result.returncode == 1, result
+    assert violation_line("mandatory", rule, token, name) in result.output, result
+    assert says in " ".join(result.output.split()), result
+
+
+def test_relabelling_into_development_earns_no_leniency(violations) -> None:
+    # The dev config allows loopback callbacks in development; the service says it belongs to
+    # the development tenant, but its account_sid is the production subaccount's.
+    result = preview(violations("relabelled-into-development"), "dev")
+    rule = "status-callback-required"
+    assert violation_line("advisory", rule, SERVICE, "lab-svc-marketing") in result.output, result
+    assert (
+        "MessagingService 'lab-svc-marketing' (subaccount 'acme', production): status_callback "
+        "'http://127.0.0.1:4020/twilio/status' points at a loopback host"
+        in " ".join(result.output.split())
+    ), result
+
+
+def test_a_config_that_weakens_the_pack_stops_a_bare_preview(violations, tmp_path: Path):
+    # No entry point checked this file: the pack itself refuses it when the engine configures
+    # it, before any resource is analysed.
+    weak = tmp_path / "weak.json"
+    weak.write_text(
+        json.dumps(
+            {
+                "no-sending-from-parent": "advisory",
+                "one-messaging-service-per-use-case": {"enforcementLevel": "disabled"},
+                "no-sending-from-parnet": {"enforcementLevel": "mandatory"},
+            }
+        )
+    )
+    workspace = violations("service-on-parent")
+    result = workspace.run(
+        "preview", "--policy-pack", str(PACK), "--policy-pack-config", str(weak), check=False
+    )
+    assert result.returncode != 0, result
+    output = " ".join(result.output.split())
+    assert 'configuring policy pack "twilio-guardrails"' in output, result
+    # The engine hands every rule over as an object, so the key names its level.
+    assert "no-sending-from-parent.enforcementLevel: sets 'advisory', but no-sending-from-parent " \
+        "is mandatory in every stack and cannot be weakened by config" in output, result
+    assert "one-messaging-service-per-use-case.enforcementLevel: sets 'disabled'" in output
+    assert "no-sending-from-parnet: names no rule of this pack: did you mean " \
+        "'no-sending-from-parent'?" in output, result
+    assert "[mandatory]" not in result.output and "[advisory]" not in result.output, result
 
 
 # -- the shipped stacks, through scripts/policy-check ---------------------------------------
@@ -152,3 +247,54 @@ def test_the_shipped_stacks_pass_policy_check(tmp_path: Path, stack: str, stack_
         assert f"pulumi-python:dynamic/twilio:{kind} " in output, (kind, output)
     for kind in ("PhoneNumber", "SenderPool"):
         assert f"pulumi-python:dynamic/twilio:{kind} " in output, (kind, output)
+
+
+def _policy_check(project: Path, workspace: PulumiWorkspace, stack: str):
+    return subprocess.run(
+        [str(project / "scripts" / "policy-check"), stack],
+        cwd=project,
+        env=workspace.env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_policy_check_refuses_a_weakening_config_file_before_the_cli(tmp_path: Path):
+    project = tmp_path / "landing-zone"
+    _copy_landing_zone(project, "prod", REPO_ROOT / "Pulumi.prod.yaml")
+    config = project / "policies" / "config" / "prod.json"
+    settings = json.loads(config.read_text())
+    settings["no-sending-from-parent"] = {"enforcementLevel": "disabled"}
+    settings["sender-pool-limit"] = {"max_senders": 10}
+    config.write_text(json.dumps(settings))
+    workspace = PulumiWorkspace(project_dir=project, state_dir=tmp_path / "state")
+    completed = _policy_check(project, workspace, "prod")
+    assert completed.returncode == 2, completed
+    assert completed.stderr.splitlines() == [
+        "policies/config/prod.json: sender-pool-limit: names no rule of this pack: did you mean "
+        "'sender-pool-limits'? its rules are no-sending-from-parent, "
+        "one-messaging-service-per-use-case, status-callback-required, https-webhooks, "
+        "sender-pool-limits, restricted-api-keys, protect-irreversible, isolated-environments",
+        "policies/config/prod.json: no-sending-from-parent.enforcementLevel: sets 'disabled', "
+        "but no-sending-from-parent is mandatory in every stack and cannot be weakened by "
+        "config: remove the setting or make it 'mandatory'",
+        "policy-check: policies/config/prod.json refused (the lines above); nothing was "
+        "previewed.",
+    ], completed
+    assert completed.stdout == ""
+
+
+def test_policy_check_names_a_stack_file_error_as_such(tmp_path: Path):
+    project = tmp_path / "landing-zone"
+    _copy_landing_zone(project, "prod", REPO_ROOT / "Pulumi.prod.yaml")
+    stack_file = project / "Pulumi.prod.yaml"
+    stack_file.write_text(stack_file.read_text().replace("kind: restricted", "kind: standard", 1))
+    workspace = PulumiWorkspace(project_dir=project, state_dir=tmp_path / "state")
+    completed = _policy_check(project, workspace, "prod")
+    assert completed.returncode == 2, completed
+    assert "'standard' in production; production keys are restricted" in completed.stderr
+    assert "policy-check: Pulumi.prod.yaml refused (the lines above); nothing was previewed." in (
+        completed.stderr
+    )
+    assert "[mandatory]" not in completed.stderr + completed.stdout
