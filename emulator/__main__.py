@@ -159,6 +159,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="random delay per callback, so callbacks can arrive out of order",
     )
+
+    a2p = parser.add_argument_group("A2P 10DLC registration")
+    a2p.add_argument(
+        "--registration-step-ms",
+        type=_non_negative,
+        default=defaults.DEFAULT_REGISTRATION_STEP_MS,
+        help="time between automatic review steps of bundles, brands and campaigns"
+        f" (default {defaults.DEFAULT_REGISTRATION_STEP_MS})",
+    )
+    a2p.add_argument(
+        "--a2p-gating",
+        action="store_true",
+        help="messages from US 10DLC numbers without a verified campaign fail with 30034",
+    )
     return parser
 
 
@@ -180,6 +194,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         callback_attempts=args.callback_attempts,
         callback_retry_ms=args.callback_retry_ms,
         callback_jitter_ms=args.callback_jitter_ms,
+        registration_step_ms=args.registration_step_ms,
+        a2p_gating=args.a2p_gating,
     )
     settings.validate()
     return EmulatorConfig(

@@ -23,17 +23,24 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator import (
+    a2p_admin,
+    a2p_brands,
+    a2p_campaigns,
     api_accounts,
+    api_addresses,
     api_keys,
     api_messages,
     api_numbers,
     iam_keys,
     messaging_services,
+    trusthub_bundles,
+    trusthub_items,
     usage,
 )
 from emulator.auth import authenticate, basic_username
 from emulator.faults import DropConnection, FaultPlan
 from emulator.lifecycle import Lifecycle
+from emulator.registrations import Registrations
 from emulator.runtime import Call, Emulator, EmulatorConfig, Endpoint, Operation
 from emulator.store import Store
 from emulator.wire import (
@@ -56,6 +63,11 @@ TWILIO_ENDPOINTS: tuple[Endpoint, ...] = (
     *usage.ENDPOINTS,
     *messaging_services.ENDPOINTS,
     *iam_keys.ENDPOINTS,
+    *api_addresses.ENDPOINTS,
+    *trusthub_items.ENDPOINTS,
+    *trusthub_bundles.ENDPOINTS,
+    *a2p_brands.ENDPOINTS,
+    *a2p_campaigns.ENDPOINTS,
 )
 
 
@@ -352,9 +364,13 @@ def create_app(config: EmulatorConfig) -> EmulatorApp:
         lifecycle = Lifecycle(emulator)
         emulator.lifecycle = lifecycle
         lifecycle.start()
+        registrations = Registrations(emulator)
+        emulator.registrations = registrations
+        registrations.start()
         try:
             yield
         finally:
+            registrations.stop()
             await lifecycle.stop()
             store.close()
 
@@ -368,7 +384,7 @@ def create_app(config: EmulatorConfig) -> EmulatorApp:
         for endpoint in TWILIO_ENDPOINTS
     ]
     app = Starlette(
-        routes=[*routes, *_admin_routes(emulator)],
+        routes=[*routes, *_admin_routes(emulator), *a2p_admin.routes(emulator)],
         exception_handlers={
             AdminError: _admin_error_handler,
             HTTPException: _http_error_handler(emulator),

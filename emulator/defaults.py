@@ -32,6 +32,9 @@ DEFAULT_CALLBACK_ATTEMPTS = 4
 DEFAULT_CALLBACK_RETRY_MS = 200
 DEFAULT_CALLBACK_TIMEOUT_S = 5.0
 
+# A2P registrations: time between two automatic review steps (bundles, brands, campaigns).
+DEFAULT_REGISTRATION_STEP_MS = 500
+
 # Twilio's limits that the emulator enforces.
 MAX_SUBACCOUNTS = 1000
 MAX_SENDERS_PER_SERVICE = 400

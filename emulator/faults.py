@@ -57,6 +57,10 @@ class RuntimeSettings:
     callback_retry_ms: float = defaults.DEFAULT_CALLBACK_RETRY_MS
     # Random extra delay per callback, so callbacks can arrive out of order (collector tests).
     callback_jitter_ms: float = 0.0
+    # A2P 10DLC: time between automatic review steps, and whether unregistered US 10DLC traffic
+    # fails with 30034 (off until the demo and the stacks declare their registrations).
+    registration_step_ms: float = defaults.DEFAULT_REGISTRATION_STEP_MS
+    a2p_gating: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -81,6 +85,7 @@ class RuntimeSettings:
             "lifecycle_step_ms",
             "callback_retry_ms",
             "callback_jitter_ms",
+            "registration_step_ms",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 600_000:
@@ -128,6 +133,7 @@ def _coerce(name: str, value: Any, current: Any) -> Any:
         "message_undelivered_rate",
         "callback_retry_ms",
         "callback_jitter_ms",
+        "registration_step_ms",
     }
     integers = {"retry_after_seconds", "callback_attempts"}
     if name in numeric:
@@ -137,6 +143,10 @@ def _coerce(name: str, value: Any, current: Any) -> Any:
     if name in integers:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"{name} must be an integer")
+        return value
+    if name == "a2p_gating":
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false")
         return value
     if name == "seed":
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):

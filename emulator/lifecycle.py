@@ -28,6 +28,7 @@ from urllib.parse import urlencode, urlsplit
 from twilio.request_validator import RequestValidator
 
 from emulator import defaults
+from emulator.registrations import unregistered_10dlc
 from emulator.store import CallbackEvent, Record, Store
 from emulator.wire import new_sid, now
 
@@ -41,6 +42,7 @@ PENDING_STATUSES = ("accepted", "scheduled", "queued", "sending", "sent")
 FAILED_ERROR_CODES = (30008,)
 UNDELIVERED_ERROR_CODES = (30003, 30004, 30005, 30006, 30007)
 PRICE_PER_SEGMENT = 0.0079
+UNREGISTERED_10DLC_ERROR = 30034
 UNDELIVERABLE = "not a loopback address: the emulator never contacts other hosts"
 
 
@@ -236,6 +238,10 @@ class Lifecycle:
             if final_status == "failed":
                 doc["status"] = "failed"
                 doc["error_code"] = plan.get("error_code") or 30008
+            elif self._emulator.settings.a2p_gating and unregistered_10dlc(self.store, doc["from"]):
+                # Carriers block US 10DLC traffic without a verified A2P campaign.
+                doc["status"] = "failed"
+                doc["error_code"] = UNREGISTERED_10DLC_ERROR
             else:
                 doc["status"] = "sending"
         elif status == "sending":

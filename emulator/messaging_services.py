@@ -12,6 +12,7 @@ from typing import Any
 
 from emulator import defaults
 from emulator.pages import list_records, v1_list
+from emulator.registrations import CAMPAIGN
 from emulator.runtime import Call, Emulator, Endpoint, Operation, Reply
 from emulator.store import Record
 from emulator.wire import Params, TwilioError, bad_request, is_sid, iso8601, new_sid, now
@@ -149,7 +150,8 @@ def render_service(call: Call, record: Record) -> dict[str, Any]:
         "validity_period": doc["validity_period"],
         "synchronous_validation": doc["synchronous_validation"],
         "usecase": doc["usecase"],
-        "us_app_to_person_registered": False,
+        # Set by the service's campaign review (registrations.sync_service).
+        "us_app_to_person_registered": bool(doc.get("us_app_to_person_registered")),
         "use_inbound_webhook_on_number": doc["use_inbound_webhook_on_number"],
         "links": {
             "phone_numbers": f"{url}/PhoneNumbers",
@@ -210,6 +212,9 @@ def delete(call: Call) -> Reply:
                 store.save(member)
         for alpha in store.select("alpha_sender", container_sid=record.sid):
             store.delete(alpha)
+        for campaign in store.select(CAMPAIGN, container_sid=record.sid):
+            call.registrations.forget(campaign.sid)
+            store.delete(campaign)
         store.delete(record)
     return 204, None
 

@@ -14,6 +14,7 @@ from emulator.wire import Params, is_sid, not_found
 
 if TYPE_CHECKING:
     from emulator.lifecycle import Lifecycle
+    from emulator.registrations import Registrations
 
 # An API handler answers (HTTP status, JSON body or None for 204).
 Reply = tuple[int, Any]
@@ -74,6 +75,7 @@ class Emulator:
         self.faults = FaultEngine(config.settings)
         self.stats = Stats()
         self.lifecycle: Lifecycle | None = None
+        self.registrations: Registrations | None = None
 
     @property
     def settings(self) -> RuntimeSettings:
@@ -182,3 +184,8 @@ class Call:
     def lifecycle(self) -> Lifecycle:
         assert self.emulator.lifecycle is not None
         return self.emulator.lifecycle
+
+    @property
+    def registrations(self) -> Registrations:
+        assert self.emulator.registrations is not None
+        return self.emulator.registrations

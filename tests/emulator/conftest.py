@@ -15,8 +15,16 @@ from providers.client import EmulatorHttpClient, emulator_route
 from tests.emulator.spec_validation import SPEC_FILES, load_spec, validate_response
 from tests.support.emulator_process import EmulatorProcess
 
-# Fast delivery so lifecycle tests take milliseconds, quick callback retries.
-SUITE_ARGS = ["--lifecycle-step-ms", "20", "--callback-retry-ms", "30"]
+# Fast delivery so lifecycle tests take milliseconds, quick callback retries. A2P reviews wait a
+# minute unless a test shortens them (registration_step_ms) or decides them (admin API).
+SUITE_ARGS = [
+    "--lifecycle-step-ms",
+    "20",
+    "--callback-retry-ms",
+    "30",
+    "--registration-step-ms",
+    "60000",
+]
 
 
 @dataclass(frozen=True)

@@ -76,8 +76,15 @@ NEWER_THAN_PINNED: dict[tuple[str, str, str], tuple[dict[str, Any], str]] = {
 # that operation's schema, so an answer that carried them would be refused.
 NOT_SENT_BY_TWILIO: dict[tuple[str, str, str], tuple[tuple[str, ...], str]] = {
     ("api", "GET", "/2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers.json"): (
-        ("end", "first_page_uri", "next_page_uri", "page", "page_size", "previous_page_uri",
-         "start"),
+        (
+            "end",
+            "first_page_uri",
+            "next_page_uri",
+            "page",
+            "page_size",
+            "previous_page_uri",
+            "start",
+        ),
         "the country list is one unpaged document (countries and uri); the pinned spec gives "
         "it the paging envelope, Twilio's newer spec does not",
     ),

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from emulator.app import TWILIO_ENDPOINTS
+from tests.emulator.a2p_support import A2P_POLICY, SECONDARY_POLICY
 from tests.emulator.conftest import Tenant
 from tests.emulator.spec_validation import load_spec
 from tests.support.emulator_process import EmulatorProcess
@@ -202,6 +203,13 @@ def _path_values(
         "CountryCode": ["US", "CA", "zz", "USA", "%00"],
         "NumberType": ["Local", "TollFree", "Mobile", "Voip", "nope"],
         "ServiceSid": [service_sid, "MG" + "0" * 32, "junk"],
+        # Trust Hub and A2P: real parents are put first by the test; these are the strangers.
+        "MessagingServiceSid": [service_sid, "MG" + "0" * 32, "junk"],
+        "CustomerProfileSid": ["BU" + "0" * 32, "junk"],
+        "TrustProductSid": ["BU" + "0" * 32, "junk"],
+        "BrandSid": ["BN" + "0" * 32, "junk"],
+        "BrandRegistrationSid": ["BN" + "0" * 32, "junk"],
+        "BrandVettingSid": ["VT" + "0" * 32, "junk"],
     }
 
 
@@ -210,6 +218,19 @@ def test_malformed_input_never_yields_5xx(emulator: EmulatorProcess, tenant: Ten
     service_sid = tenant.client.messaging.v1.services.create(friendly_name="sweep").sid
     names = _param_names()
     values = _path_values(emulator, tenant, service_sid)
+    hub = tenant.client.trusthub.v1
+    values["CustomerProfileSid"].insert(
+        0,
+        hub.customer_profiles.create(
+            friendly_name="sweep", email="s@example.com", policy_sid=SECONDARY_POLICY
+        ).sid,
+    )
+    values["TrustProductSid"].insert(
+        0,
+        hub.trust_products.create(
+            friendly_name="sweep", email="s@example.com", policy_sid=A2P_POLICY
+        ).sid,
+    )
     session = requests.Session()
     credentials = [
         (emulator.account_sid, emulator.auth_token),

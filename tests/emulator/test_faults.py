@@ -181,9 +181,10 @@ def test_latency_does_not_block_other_requests(emulator: EmulatorProcess) -> Non
     token = base64.b64encode(f"{emulator.account_sid}:{emulator.auth_token}".encode()).decode()
     path = f"/api/2010-04-01/Accounts/{emulator.account_sid}.json"
     elapsed = asyncio.run(_concurrent_fetches(emulator.url, path, f"Basic {token}", 64))
-    # Serialised, 64 requests at 100 ms would take 6.4 s; concurrent, just over 100 ms.
+    # Serialised, 64 requests at 100 ms would take 6.4 s; concurrent, just over 100 ms. The
+    # bound leaves room for a loaded machine and still refuses anything near serialised.
     print(f"64 requests at 100 ms: {elapsed * 1000:.0f} ms")
-    assert 0.1 <= elapsed < 0.2, elapsed
+    assert 0.1 <= elapsed < 6.4 / 8, elapsed
 
 
 def test_stats_count_requests_per_route(

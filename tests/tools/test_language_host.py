@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -151,26 +150,34 @@ def test_run_maps_exit_codes(
 
 
 def test_run_plugin_streams_output_as_it_comes(host: RunningHost, tmp_path: Path) -> None:
+    # The plugin says "early", then goes on only once the test has seen that line: a host
+    # that held output back until the plugin ends would leave it waiting (exit 3, not 7).
+    seen = tmp_path / "early-seen"
     plugin = tmp_path / "plugin"
     plugin.mkdir()
     (plugin / "__main__.py").write_text(
-        "import sys, time\n"
+        "import os, sys, time\n"
         "print('early', flush=True)\n"
-        "time.sleep(1.5)\n"
+        "deadline = time.monotonic() + 60\n"
+        f"while not os.path.exists({str(seen)!r}):\n"
+        "    if time.monotonic() > deadline:\n"
+        "        sys.exit(3)\n"
+        "    time.sleep(0.01)\n"
         "print('late', file=sys.stderr, flush=True)\n"
         "sys.exit(7)\n"
     )
-    started = time.monotonic()
-    arrivals = []
+    stdout = b""
+    responses = []
     for response in host.stub.RunPlugin(
         language_pb2.RunPluginRequest(pwd=str(tmp_path), info=program_info(plugin), kind="tool")
     ):
-        arrivals.append((time.monotonic() - started, response))
-    (first_at, first), *_, (_, last) = arrivals
-    assert first.stdout == b"early\n"
-    assert first_at < 1.2, "the first chunk waited for the plugin to finish"
-    assert b"late\n" in b"".join(response.stderr for _, response in arrivals)
-    assert last.exitcode == 7
+        responses.append(response)
+        stdout += response.stdout
+        if b"early\n" in stdout:
+            seen.touch()
+    assert stdout == b"early\n"
+    assert b"late\n" in b"".join(response.stderr for response in responses)
+    assert responses[-1].exitcode == 7, "the plugin's first line waited for it to finish"
 
 
 def test_policy_pack_reports_its_port_before_exiting(host: RunningHost) -> None:
