@@ -88,3 +88,14 @@ bench: setup
 .PHONY: bench-policy-check
 bench-policy-check: setup
 	$(VENV)/bin/python -m bench.policy_check --customers 100,200 --no-change --profile
+
+# Existing accounts (README "Bring an existing account"): a read-only audit of the account the
+# credentials name (or of the emulator), and its benchmark at 3,000 subaccounts.
+.PHONY: audit bench-audit
+AUDIT_ARGS ?=
+
+audit: setup
+	$(VENV)/bin/python -m estate audit $(AUDIT_ARGS)
+
+bench-audit: setup
+	$(VENV)/bin/python -m bench.audit

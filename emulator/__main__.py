@@ -2,7 +2,8 @@
 
 Defaults (emulator/defaults.py): port 4010, database .state/emulator.db, development parent
 account ACf00df00df00df00df00df00df00df00d. `--port 0` picks a free port; the start line says
-which. The auth token is never printed.
+which. The auth token is never printed. `python -m emulator seed legacy|scale --db ...` writes
+a ready-made estate into a database instead (emulator/seed.py).
 """
 
 from __future__ import annotations
@@ -218,6 +219,11 @@ class _Server(uvicorn.Server):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["seed"]:  # `python -m emulator seed legacy|scale`: see emulator/seed.py
+        from emulator.seed import main as seed_main
+
+        return seed_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:

@@ -37,7 +37,7 @@ from emulator import (
     trusthub_items,
     usage,
 )
-from emulator.auth import authenticate
+from emulator.auth import authenticate, basic_username
 from emulator.faults import DropConnection, FaultPlan
 from emulator.lifecycle import Lifecycle
 from emulator.registrations import Registrations
@@ -117,6 +117,14 @@ def _twilio_endpoint(
 
     async def handle(request: Request) -> Response:
         method = "GET" if request.method == "HEAD" else request.method
+        username = basic_username(request.headers.get("authorization"))
+        emulator.stats.request_started(method, username)
+        try:
+            return await serve(request, method)
+        finally:
+            emulator.stats.request_finished(username)
+
+    async def serve(request: Request, method: str) -> Response:
         operation = operations[method]
         emulator.stats.by_route[route_names[method]] += 1
         plan = emulator.faults.plan(method, request.url.path)

@@ -6,6 +6,11 @@
 - Standard and restricted keys are refused on the Accounts and Keys endpoints (Main keys and the
   auth token only); restricted keys reach only the permissions listed in their Policy.
 - Closed accounts cannot authenticate (their credentials stop working).
+
+Error codes as Twilio's error dictionary gives them: wrong credentials are 401/20003
+"Authentication Error - invalid username"; a standard key on an endpoint that needs a Main key
+(/Accounts, the Keys endpoints) is also 401/20003; a restricted key without the permission is
+70051 "Authorization Failed" (403).
 """
 
 from __future__ import annotations
@@ -27,8 +32,16 @@ RESTRICTED_KEY = "restricted"
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="Twilio API"'}
 
 
+AUTHENTICATION_ERROR = "Authentication Error - invalid username"
+
+
 def authentication_failed() -> TwilioError:
-    return TwilioError(401, 20003, "Authenticate", _CHALLENGE)
+    return TwilioError(401, 20003, AUTHENTICATION_ERROR, _CHALLENGE)
+
+
+def authorization_failed(message: str) -> TwilioError:
+    """A restricted key asking for what its Policy does not allow (Twilio error 70051)."""
+    return TwilioError(403, 70051, f"Authorization Failed: {message}")
 
 
 def hash_secret(secret: str) -> str:
@@ -49,24 +62,40 @@ class Principal:
 
     def require_account_admin(self) -> None:
         """Accounts and Keys endpoints: auth token or Main key only (Twilio's key types)."""
-        if self.credential in (STANDARD_KEY, RESTRICTED_KEY):
+        if self.credential == STANDARD_KEY:
+            # Twilio's page for 20003 names this cause: a Standard key where a Main key is needed.
             raise TwilioError(
-                403,
-                20403,
-                f"API keys of type {self.credential} cannot access the Accounts or Keys"
+                401,
+                20003,
+                "Authentication Error - a Standard API key cannot access the Accounts or Keys"
                 " resources; use the auth token or a Main key",
+                _CHALLENGE,
+            )
+        if self.credential == RESTRICTED_KEY:
+            raise authorization_failed(
+                f"the restricted API key {self.key_sid} cannot access the Accounts or Keys"
+                " resources; use the auth token or a Main key"
             )
 
     def require_permission(self, permission: str | None) -> None:
         if self.credential != RESTRICTED_KEY:
             return
         if permission is None or permission not in self.allowed:
-            raise TwilioError(
-                403,
-                20403,
-                f"The restricted API key {self.key_sid} does not have the permission"
-                f" {permission or 'for this resource'}",
+            raise authorization_failed(
+                f"the restricted API key {self.key_sid} does not have the permission"
+                f" {permission or 'for this resource'}"
             )
+
+
+def basic_username(authorization: str | None) -> str:
+    """The username of a Basic Authorization header, for statistics only ("" when none)."""
+    if not authorization or authorization[:6].lower() != "basic ":
+        return ""
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return ""
+    return decoded.partition(":")[0][:34]
 
 
 def authenticate(store: Store, authorization: str | None) -> Principal:

@@ -32,18 +32,39 @@ class EmulatorConfig:
 
 @dataclass
 class Stats:
-    """Request counts per route template, for benchmarks that report Twilio calls per operation."""
+    """Request counts per route template, for benchmarks that report Twilio calls per operation.
+
+    `writes` counts POST and DELETE requests to Twilio routes whatever their outcome (a
+    read-only tool proves itself by leaving it at 0). `in_flight` / `in_flight_peak` count the
+    requests being served per Basic-auth username (the account SID or key SID that signed
+    them), latency included: what a client's per-account concurrency limit must stay under.
+    """
 
     by_route: Counter[str] = field(default_factory=Counter)
     by_status: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
+    writes: int = 0
+    in_flight: Counter[str] = field(default_factory=Counter)
+    in_flight_peak: Counter[str] = field(default_factory=Counter)
+
+    def request_started(self, method: str, username: str) -> None:
+        if method in ("POST", "DELETE"):
+            self.writes += 1
+        self.in_flight[username] += 1
+        if self.in_flight[username] > self.in_flight_peak[username]:
+            self.in_flight_peak[username] = self.in_flight[username]
+
+    def request_finished(self, username: str) -> None:
+        self.in_flight[username] -= 1
 
     def snapshot(self) -> dict[str, Any]:
         return {
             "total": sum(self.by_route.values()),
+            "writes": self.writes,
             "routes": dict(sorted(self.by_route.items())),
             "statuses": dict(sorted(self.by_status.items())),
             "faults": dict(sorted(self.faults.items())),
+            "in_flight_peak": dict(sorted(self.in_flight_peak.items())),
         }
 
 

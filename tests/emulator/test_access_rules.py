@@ -16,6 +16,7 @@ def test_wrong_token_is_20003(make_client: ClientFactory, emulator: EmulatorProc
     with pytest.raises(TwilioRestException) as error:
         wrong.api.v2010.accounts(emulator.account_sid).fetch()
     assert (error.value.status, error.value.code) == (401, 20003)
+    assert "Authentication Error - invalid username" in error.value.msg
     # List calls surface only "Unable to fetch page", with the raw answer attached.
     with pytest.raises(TwilioException) as listing:
         wrong.messages.list()

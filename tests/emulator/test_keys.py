@@ -34,18 +34,39 @@ def test_v2010_key_lifecycle(tenant: Tenant, make_client: ClientFactory) -> None
 def test_standard_keys_are_refused_on_accounts_and_keys(
     tenant: Tenant, make_client: ClientFactory
 ) -> None:
+    # Twilio's page for 20003 (401) names this cause: a Standard key where a Main key is needed.
     created = tenant.client.api.v2010.accounts(tenant.sid).new_keys.create(friendly_name="app")
     app = make_client(created.sid, created.secret, tenant.sid)
     with pytest.raises(TwilioRestException) as error:
         app.api.v2010.accounts(tenant.sid).fetch()
-    assert (error.value.status, error.value.code) == (403, 20403)
+    assert (error.value.status, error.value.code) == (401, 20003)
     with pytest.raises(TwilioRestException) as error:
         app.api.v2010.accounts(tenant.sid).new_keys.create()
-    assert error.value.code == 20403
+    assert (error.value.status, error.value.code) == (401, 20003)
     with pytest.raises(TwilioRestException) as error:
         app.iam.v1.new_api_key.create(account_sid=tenant.sid)
-    assert error.value.code == 20403
+    assert (error.value.status, error.value.code) == (401, 20003)
+    with pytest.raises(TwilioException) as listing:
+        app.iam.v1.get_api_keys.list(account_sid=tenant.sid)
+    assert listing.value.args[1].status_code == 401
     assert app.messaging.v1.services.list()  # everything else stays open to a standard key
+
+
+def test_restricted_keys_are_refused_on_accounts_and_keys_with_70051(
+    tenant: Tenant, make_client: ClientFactory
+) -> None:
+    created = tenant.client.iam.v1.new_api_key.create(
+        account_sid=tenant.sid,
+        key_type="restricted",
+        policy={"allow": ["/twilio/messaging/messages/read"]},
+    )
+    reader = make_client(created.sid, created.secret, tenant.sid)
+    with pytest.raises(TwilioRestException) as error:
+        reader.api.v2010.accounts(tenant.sid).fetch()
+    assert (error.value.status, error.value.code) == (403, 70051)
+    with pytest.raises(TwilioRestException) as error:
+        reader.iam.v1.api_key(created.sid).fetch()
+    assert (error.value.status, error.value.code) == (403, 70051)
 
 
 def test_main_key_works_like_the_auth_token(
@@ -84,7 +105,8 @@ def test_iam_restricted_key_follows_its_policy(tenant: Tenant, make_client: Clie
     assert reader.messages.list() == []
     with pytest.raises(TwilioRestException) as error:
         reader.messages.create(to="+14155550100", from_="+14155550101", body="x")
-    assert (error.value.status, error.value.code) == (403, 20403)
+    assert (error.value.status, error.value.code) == (403, 70051)
+    assert "Authorization Failed" in error.value.msg
     with pytest.raises(TwilioException):
         reader.messaging.v1.services.list()
     # Widen the policy: services become readable.
