@@ -13,6 +13,9 @@ from components.tenant import Tenant, TenantArgs
 @dataclass(frozen=True)
 class LandingZoneArgs:
     plan: Plan
+    # The mark of the Pulumi state this run belongs to, recorded in Twilio by every create
+    # (components/state_identity.py); None records none.
+    state_mark: str | None = None
 
 
 class LandingZone(pulumi.ComponentResource):
@@ -26,7 +29,12 @@ class LandingZone(pulumi.ComponentResource):
         self.tenants = {
             account.account_key: Tenant(
                 account.account_key,
-                TenantArgs(account=account, project=plan.project, stack=plan.stack),
+                TenantArgs(
+                    account=account,
+                    project=plan.project,
+                    stack=plan.stack,
+                    state_mark=args.state_mark,
+                ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for account in plan.accounts
