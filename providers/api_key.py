@@ -36,6 +36,7 @@ from providers.identity import (
     adopt_by_sid,
     judge,
     made_recently,
+    removal_record,
     sweep_twins,
     tagged,
     wait_for,
@@ -98,7 +99,7 @@ class ApiKeyProvider(TwilioProvider):
             inputs.model_dump(mode="json"), sid=key.sid, secret=secret, created_at=time.time()
         )
         if removed:
-            outputs["removed_twins"] = removed
+            outputs["removed_twins"] = removal_record(removed)
         return CreateResult(key.sid, outputs)
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
@@ -122,7 +123,7 @@ class ApiKeyProvider(TwilioProvider):
                     self.kind, props.get("key_name", id), error, "read"
                 ) from None
             if removed:
-                outputs["removed_twins"] = sorted({*props.get("removed_twins", []), *removed})
+                outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -253,6 +254,7 @@ def _name(inputs: ApiKeyInputs) -> str:
 
 class ApiKey(Resource, module="twilio", name="ApiKey"):
     sid: pulumi.Output[str]
+    removed_twins: pulumi.Output[dict | None]
     secret: pulumi.Output[str]
 
     def __init__(
@@ -281,6 +283,8 @@ class ApiKey(Resource, module="twilio", name="ApiKey"):
             "tag": tag,
             "state_mark": state_mark,
             "sid": None,
+            # Twins of this object that a lost answer had left, removed (their SIDs).
+            "removed_twins": None,
             "secret": None,
         }
         # The secret exists only in the create response; state keeps it encrypted.

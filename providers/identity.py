@@ -250,3 +250,9 @@ def made_recently(props: dict[str, Any]) -> bool:
     lost answer have left a twin of it."""
     created_at = float(props.get("created_at") or 0)
     return time.time() - created_at <= recovery_window()
+
+
+def removal_record(removed: list[str]) -> dict[str, Any]:
+    """The `removed_twins` output: which SIDs were removed, and when (the program names them
+    in the output of the run that removed them only)."""
+    return {"sids": sorted(removed), "at": time.time()}

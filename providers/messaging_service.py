@@ -18,7 +18,14 @@ from architecture.identity import with_state_mark, without_state_mark
 from providers.base import TwilioProvider, declared
 from providers.consistency import read_settled
 from providers.errors import TwilioResourceError, describe_failure, is_not_found
-from providers.identity import Found, create_once, made_recently, sweep_twins, tagged
+from providers.identity import (
+    Found,
+    create_once,
+    made_recently,
+    removal_record,
+    sweep_twins,
+    tagged,
+)
 
 UseCase = Literal["notifications", "marketing", "verification", "discussion", "poll", "undeclared"]
 Method = Literal["GET", "POST"]
@@ -139,7 +146,7 @@ class MessagingServiceProvider(TwilioProvider):
             raise describe_failure(self.kind, _name(inputs), error, "create") from None
         outputs = dict(inputs.model_dump(mode="json"), sid=service.sid, created_at=time.time())
         if removed:
-            outputs["removed_twins"] = removed
+            outputs["removed_twins"] = removal_record(removed)
         return CreateResult(service.sid, outputs)
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
@@ -159,7 +166,7 @@ class MessagingServiceProvider(TwilioProvider):
         if made_recently(props):
             removed = self._sweep(id, props)
             if removed:
-                outputs["removed_twins"] = sorted({*props.get("removed_twins", []), *removed})
+                outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
 
     def _sweep(self, id: str, props: dict[str, Any]) -> list[str]:
@@ -222,6 +229,7 @@ def _name(inputs: MessagingServiceInputs) -> str:
 
 class MessagingService(Resource, module="twilio", name="MessagingService"):
     sid: pulumi.Output[str]
+    removed_twins: pulumi.Output[dict | None]
 
     def __init__(
         self,
@@ -243,5 +251,7 @@ class MessagingService(Resource, module="twilio", name="MessagingService"):
             **settings,
             "state_mark": state_mark,
             "sid": None,
+            # Twins of this object that a lost answer had left, removed (their SIDs).
+            "removed_twins": None,
         }
         super().__init__(MessagingServiceProvider(), resource_name, props, opts)

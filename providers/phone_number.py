@@ -20,7 +20,14 @@ from architecture.identity import with_state_mark, without_state_mark
 from providers.base import TwilioProvider, declared
 from providers.consistency import read_settled
 from providers.errors import TwilioResourceError, describe_failure, is_not_found, twilio_code
-from providers.identity import Found, create_once, made_recently, sweep_twins, tagged
+from providers.identity import (
+    Found,
+    create_once,
+    made_recently,
+    removal_record,
+    sweep_twins,
+    tagged,
+)
 
 # Candidates drawn per search: concurrent purchases in one area code must not all race for
 # the first number Twilio lists.
@@ -111,7 +118,7 @@ class PhoneNumberProvider(TwilioProvider):
             raise describe_failure(self.kind, _name(inputs), error, "purchase") from None
         outputs = self._outputs(inputs, number, time.time())
         if removed:
-            outputs["removed_twins"] = removed
+            outputs["removed_twins"] = removal_record(removed)
         return CreateResult(number.sid, outputs)
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
@@ -138,7 +145,7 @@ class PhoneNumberProvider(TwilioProvider):
         if made_recently(props):
             removed = self._sweep(id, props)
             if removed:
-                outputs["removed_twins"] = sorted({*props.get("removed_twins", []), *removed})
+                outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
 
     def _sweep(self, id: str, props: dict[str, Any]) -> list[str]:
@@ -263,6 +270,7 @@ def _name(inputs: PhoneNumberInputs) -> str:
 
 class PhoneNumber(Resource, module="twilio", name="PhoneNumber"):
     sid: pulumi.Output[str]
+    removed_twins: pulumi.Output[dict | None]
     number: pulumi.Output[str]
 
     def __init__(
@@ -291,6 +299,8 @@ class PhoneNumber(Resource, module="twilio", name="PhoneNumber"):
             "release_on_delete": release_on_delete,
             "state_mark": state_mark,
             "sid": None,
+            # Twins of this object that a lost answer had left, removed (their SIDs).
+            "removed_twins": None,
             "number": None,
         }
         super().__init__(PhoneNumberProvider(), resource_name, props, opts)

@@ -18,7 +18,14 @@ from architecture.identity import with_state_mark, without_state_mark
 from providers.base import TwilioProvider, declared
 from providers.consistency import RECENT_SECONDS
 from providers.errors import TwilioResourceError, describe_failure, is_not_found
-from providers.identity import Found, create_once, made_recently, sweep_twins, tagged
+from providers.identity import (
+    Found,
+    create_once,
+    made_recently,
+    removal_record,
+    sweep_twins,
+    tagged,
+)
 
 
 class SubaccountInputs(BaseModel):
@@ -80,7 +87,7 @@ class SubaccountProvider(TwilioProvider):
             raise describe_failure(self.kind, inputs.account_key, error, "create") from None
         outputs = self._outputs(inputs, account, time.time())
         if removed:
-            outputs["removed_twins"] = removed
+            outputs["removed_twins"] = removal_record(removed)
         return CreateResult(account.sid, outputs)
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
@@ -99,7 +106,7 @@ class SubaccountProvider(TwilioProvider):
         if made_recently(props):
             removed = self._sweep(id, props)
             if removed:
-                outputs["removed_twins"] = sorted({*props.get("removed_twins", []), *removed})
+                outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
 
     def _sweep(self, id: str, props: dict[str, Any]) -> list[str]:
@@ -207,6 +214,7 @@ class SubaccountProvider(TwilioProvider):
 
 class Subaccount(Resource, module="twilio", name="Subaccount"):
     sid: pulumi.Output[str]
+    removed_twins: pulumi.Output[dict | None]
     status: pulumi.Output[str]
     friendly_name: pulumi.Output[str]
 
@@ -216,5 +224,7 @@ class Subaccount(Resource, module="twilio", name="Subaccount"):
         inputs: SubaccountInputs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = dict(inputs.model_dump(mode="json"), sid=None, owner_account_sid=None)
+        props = dict(
+            inputs.model_dump(mode="json"), sid=None, owner_account_sid=None, removed_twins=None
+        )
         super().__init__(SubaccountProvider(), resource_name, props, opts)

@@ -154,7 +154,7 @@ def test_a_key_an_interrupted_run_of_this_state_minted_is_replaced(
     lost = provider.create(key_inputs(subaccount_sid, tag))  # its run died before state saw it
     new_run()
     again = provider.create(key_inputs(subaccount_sid, tag))
-    assert again.id != lost.id and again.outs["removed_twins"] == [lost.id]
+    assert again.id != lost.id and again.outs["removed_twins"]["sids"] == [lost.id]
     keys = emulator.client().api.v2010.accounts(subaccount_sid).keys.list()
     assert [k.sid for k in keys if parse_tag(k.friendly_name) == tag] == [again.id]
 
@@ -212,7 +212,7 @@ def test_refresh_releases_a_twin_number_and_names_it(configured, emulator, subac
         ),
     )
     read = provider.read(kept.id, kept.outs)
-    assert read.id == kept.id and read.outs["removed_twins"] == [twin.sid]
+    assert read.id == kept.id and read.outs["removed_twins"]["sids"] == [twin.sid]
     remaining = {n.sid for n in numbers.list() if parse_tag(n.friendly_name) == tag}
     # Another state's number is never touched by this state's refresh.
     assert remaining == {kept.id, others.sid}
@@ -228,5 +228,5 @@ def test_a_create_finding_two_of_its_own_adopts_one_and_deletes_the_other(
     second = services.create(friendly_name=marked)
     new_run()
     created = configured(MessagingServiceProvider).create(service_inputs(subaccount_sid, tag))
-    assert created.id == first.sid and created.outs["removed_twins"] == [second.sid]
+    assert created.id == first.sid and created.outs["removed_twins"]["sids"] == [second.sid]
     assert [s.sid for s in services.list() if parse_tag(s.friendly_name) == tag] == [first.sid]
