@@ -68,7 +68,14 @@ def test_real_credentials_behind_the_documented_passphrase_stop_the_run(tmp_path
         for command in (("preview",), ("up", "--yes", "--skip-preview")):
             stopped = workspace.run(*command, check=False)
             assert stopped.returncode != 0
-            [line] = [ln for ln in stopped.output.splitlines() if "documented local" in ln]
+            # One line (Pulumi shows it where it happened and again among its diagnostics).
+            lines = {
+                ln.split("error: ", 1)[-1]
+                for ln in stopped.output.splitlines()
+                if "documented local" in ln
+            }
+            assert len(lines) == 1, stopped.output
+            [line] = lines
             assert "twilio:authToken is configured" in line
             assert "PULUMI_CONFIG_PASSPHRASE" in line and "change-secrets-provider" in line
             assert "a-real-looking-token" not in stopped.output
