@@ -272,6 +272,16 @@ def serve(arguments: HostArguments) -> None:
     parent = os.getppid()
     host = LanguageHost(arguments.executor, arguments.engine_address)
     exit_when_orphaned(parent, host)
+
+    stopped = threading.Event()
+
+    def stop(signum, frame) -> None:
+        stopped.set()
+
+    # Before the port is printed: the CLI may stop us as soon as it has read it.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8),
         options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)],
@@ -280,14 +290,6 @@ def serve(arguments: HostArguments) -> None:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
-
-    stopped = threading.Event()
-
-    def stop(signum, frame) -> None:
-        stopped.set()
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     stopped.wait()
     server.stop(grace=None)
 
