@@ -8,6 +8,7 @@ import pulumi
 
 from architecture.planner import Plan
 from components.tenant import Tenant, TenantArgs
+from components.twins import report_removed_twins
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,17 @@ class LandingZone(pulumi.ComponentResource):
             )
             for account in plan.accounts
         }
+        report_removed_twins(self.created_objects())
         self.register_outputs({"tenants": sorted(self.tenants)})
+
+    def created_objects(self) -> list[pulumi.CustomResource]:
+        """Every resource whose create may find and remove twins."""
+        found: list[pulumi.CustomResource] = []
+        for tenant in self.tenants.values():
+            found += [tenant.subaccount, *tenant.api_keys.values()]
+            for messaging in tenant.messaging.values():
+                found += [messaging.service, *messaging.numbers.values()]
+        return found
 
     def summary(self) -> pulumi.Output[dict]:
         """Per tenant: subaccount, key and service SIDs (no secrets)."""

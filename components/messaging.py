@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import pulumi
 
 from architecture.planner import PlannedNumber, PlannedService
-from components.twins import report_removed_twins
 from providers.messaging_service import SETTINGS, MessagingService
 from providers.phone_number import PhoneNumber
 from providers.sender_pool import SenderPool
@@ -54,9 +53,6 @@ class UseCaseMessaging(pulumi.ComponentResource):
             number.logical_name: _phone_number(number, args.account_sid, args.state_mark, child)
             for number in planned.numbers
         }
-        report_removed_twins(self.service, "MessagingService")
-        for number in self.numbers.values():
-            report_removed_twins(number, "PhoneNumber")
         self.pool = SenderPool(
             planned.pool.logical_name,
             account_key=planned.account_key,

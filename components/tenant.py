@@ -11,7 +11,6 @@ from architecture import identity
 from architecture.planner import PlannedAccount, PlannedApiKey
 from components.delivery_tracking import DeliveryTracking, DeliveryTrackingArgs
 from components.messaging import UseCaseMessaging, UseCaseMessagingArgs
-from components.twins import report_removed_twins
 from providers.api_key import ApiKey
 from providers.subaccount import Subaccount, SubaccountInputs
 
@@ -52,9 +51,6 @@ class Tenant(pulumi.ComponentResource):
         )
         sid = self.subaccount.sid
         self.api_keys = {key.name: _api_key(key, sid, args, child) for key in account.api_keys}
-        report_removed_twins(self.subaccount, "Subaccount")
-        for api_key in self.api_keys.values():
-            report_removed_twins(api_key, "ApiKey")
         self.delivery = DeliveryTracking(
             f"{account.logical_name}-delivery",
             DeliveryTrackingArgs(account=account, account_sid=sid),

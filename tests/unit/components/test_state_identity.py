@@ -37,3 +37,15 @@ def test_no_credentials_or_query_in_the_identity(tmp_path: Path) -> None:
         == "https://example.com:8443/state"
     )
     assert normalized_backend(f"file://{tmp_path}/b/../b", "host") == f"file://host{tmp_path}/b"
+
+
+def test_only_removals_made_moments_ago_are_reported() -> None:
+    from components.twins import JUST_NOW_SECONDS, removed_just_now
+
+    now = 1_000_000.0
+    records = [
+        None,
+        {"sids": ["PN2", "PN1"], "at": now - 3},
+        {"sids": ["MG1"], "at": now - JUST_NOW_SECONDS - 1},  # an earlier run's, in state
+    ]
+    assert removed_just_now(records, now) == ["PN1", "PN2"]
