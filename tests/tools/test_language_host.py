@@ -165,17 +165,9 @@ def test_run_plugin_streams_output_as_it_comes(host: RunningHost, tmp_path: Path
         language_pb2.RunPluginRequest(pwd=str(tmp_path), info=program_info(plugin), kind="tool")
     ):
         arrivals.append((time.monotonic() - started, response))
-    *_, (last_at, last) = arrivals
-    # The first line arrives whole (whatever the chunking) well before the plugin ends: it
-    # pauses 1.5 s between its two lines. Measured between arrivals, not from the start, so
-    # a slow machine starting the plugin late does not matter.
-    received, early_at = b"", None
-    for at, response in arrivals:
-        received += response.stdout
-        if early_at is None and received.startswith(b"early\n"):
-            early_at = at
-    assert early_at is not None, received
-    assert last_at - early_at > 1.0, "the first line waited for the plugin to finish"
+    (first_at, first), *_, (_, last) = arrivals
+    assert first.stdout == b"early\n"
+    assert first_at < 1.2, "the first chunk waited for the plugin to finish"
     assert b"late\n" in b"".join(response.stderr for _, response in arrivals)
     assert last.exitcode == 7
 
@@ -208,82 +200,3 @@ def test_installed_wrapper_starts_with_the_checkouts_venv() -> None:
         running.channel.close()
         running.process.send_signal(signal.SIGINT)
         assert running.process.wait(timeout=10) == 0
-
-
-# Stands in for the CLI: starts the host as the CLI does, says where it is, and waits.
-FAKE_CLI = textwrap.dedent(
-    """
-    import subprocess, sys, time
-    host = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, text=True)
-    print(host.pid, host.stdout.readline().strip(), flush=True)
-    time.sleep(600)
-    """
-)
-
-# A program that says who it is, then runs until killed.
-LINGERING_EXECUTOR = textwrap.dedent(
-    """
-    import os, pathlib, sys, time
-    pathlib.Path(os.environ["RECORD_TO"]).write_text(str(os.getpid()))
-    time.sleep(600)
-    """
-)
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
-def _gone_within(pids: list[int], seconds: float) -> list[int]:
-    deadline = time.monotonic() + seconds
-    alive = [pid for pid in pids if _running(pid)]
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.05)
-        alive = [pid for pid in alive if _running(pid)]
-    return alive
-
-
-def test_host_and_its_program_stop_when_the_cli_is_killed(tmp_path: Path) -> None:
-    executor = tmp_path / "lingering-exec"
-    executor.write_text(LINGERING_EXECUTOR)
-    (tmp_path / "main.py").write_text("0")
-    record = tmp_path / "program.pid"
-    cli = subprocess.Popen(
-        [
-            sys.executable, "-c", FAKE_CLI,
-            sys.executable, str(HOST), "--executor", str(executor), "127.0.0.1:9",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={"RECORD_TO": str(record), "PATH": "/usr/bin:/bin"},
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        host_pid, port = map(int, cli.stdout.readline().split())
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        stub = language_pb2_grpc.LanguageRuntimeStub(channel)
-        run = stub.Run.future(
-            language_pb2.RunRequest(
-                project="p", stack="s", pwd=str(tmp_path), info=program_info(tmp_path, "main.py")
-            )
-        )
-        deadline = time.monotonic() + 20
-        while not record.exists() or not record.read_text():
-            assert time.monotonic() < deadline, "the program never started"
-            time.sleep(0.02)
-        program_pid = int(record.read_text())
-        assert _running(host_pid) and _running(program_pid)
-
-        cli.kill()  # SIGKILL: the CLI gets no chance to stop its plugins
-        cli.wait(timeout=10)
-
-        assert _gone_within([host_pid, program_pid], 2.0) == []
-        assert run.exception(timeout=10) is not None  # the host died mid-RPC
-        channel.close()
-    finally:
-        if cli.poll() is None:
-            cli.kill()
