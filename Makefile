@@ -21,7 +21,7 @@ export TWILIO_EMULATOR_URL ?= http://127.0.0.1:$(EMULATOR_PORT)
 
 COLLECTOR_PORT ?= 4020
 
-.PHONY: help setup demo stop test lint emulator collector stack policy-check bench
+.PHONY: help setup demo stop test lint emulator collector stack policy-check bench reliability
 
 help:
 	@echo "make demo    set up if needed, start the local Twilio emulator, pulumi up the dev stack"
@@ -31,6 +31,7 @@ help:
 	@echo "make policy-check STACK=dev|prod   pulumi preview with the policy pack (no Twilio calls)"
 	@echo "make collector  run the status-callback collector in the foreground on port $(COLLECTOR_PORT)"
 	@echo "make bench   estate benchmark (10/50/100 customers) against the emulator, ~15 minutes"
+	@echo "make reliability  the full fault matrix, kills and two-state suites (about 20 minutes)"
 	@echo "make lint    ruff"
 
 setup: $(VENV)/.installed .bin/pulumi .bin/actionlint .bin/twilio-oai/SOURCE .bin/chromium .state/backend
@@ -63,6 +64,12 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+
+# The reliability suites in full: every cell of the lost-answer fault matrix (prod and a
+# 20-tenant stack, 5% and 30%, 500s and dropped connections; `make test` runs one cell),
+# SIGKILL recovery, two states with one stack name, adoption rules at the provider level.
+reliability: setup
+	TLZ_FULL_FAULT_MATRIX=1 $(VENV)/bin/python -m pytest tests/reliability tests/providers/test_adoption.py --durations=0
 
 emulator: setup
 	$(VENV)/bin/python -m emulator --port $(EMULATOR_PORT) --db .state/emulator.db

@@ -5,12 +5,19 @@ import pulumi
 from architecture import build_plan
 from components import sdk_overhead
 from components.landing_zone import LandingZone, LandingZoneArgs
-from components.stack_settings import announce_credentials, load_settings
+from components.stack_settings import (
+    announce_credentials,
+    load_settings,
+    refuse_real_credentials_behind_the_local_passphrase,
+)
+from components.state_identity import current_state_mark
 
 sdk_overhead.install()
+refuse_real_credentials_behind_the_local_passphrase()
 announce_credentials()
 plan = build_plan(load_settings())
-landing_zone = LandingZone("landing-zone", LandingZoneArgs(plan=plan))
+state_mark = current_state_mark(pulumi.get_organization(), plan.project, plan.stack)
+landing_zone = LandingZone("landing-zone", LandingZoneArgs(plan=plan, state_mark=state_mark))
 
 pulumi.export("tenants", landing_zone.summary())
 pulumi.export("api_key_secrets", landing_zone.api_key_secrets())

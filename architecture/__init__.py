@@ -13,6 +13,8 @@ from architecture.loading import (
     load_architecture,
     load_config_values,
     load_stack_config,
+    read_stack_file,
+    read_stack_yaml,
 )
 from architecture.model import (
     ApiKey,
@@ -65,5 +67,7 @@ __all__ = [
     "load_config_values",
     "load_stack_config",
     "parse_tag",
+    "read_stack_file",
+    "read_stack_yaml",
     "render_tag",
 ]

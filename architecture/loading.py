@@ -3,6 +3,11 @@
 Only the project namespace is ours: `twilio:*` keys are the provider's, `{secure: ...}` values
 are secrets we never read here, and top-level keys other than `config` (Pulumi adds
 `encryptionsalt:`, users may add `environment:`) are Pulumi's business.
+
+Every reader of a stack file goes through `read_stack_yaml`, which follows the rules of the
+YAML library Pulumi parses stack files with (Go's yaml.v3): a mapping that repeats a key is
+refused with yaml.v3's own words, so what `python -m architecture validate` accepts is what
+`pulumi up` accepts.
 """
 
 from __future__ import annotations
@@ -26,6 +31,62 @@ COLLECTOR_URL_KEY = "collectorUrl"
 _OWN_KEYS = (ARCHITECTURE_KEY, COLLECTOR_URL_KEY)
 
 
+class StackYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing what yaml.v3 refuses: a mapping key defined twice.
+
+    yaml.v3 compares keys as written (node kind and raw text), before resolving their type:
+    `1` and `"1"` are the same key to it, so they are here too."""
+
+    duplicate_keys: list[str]
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        keys = [
+            (key.id, key.value if key.id == "scalar" else "", key.start_mark.line + 1)
+            for key, _ in node.value
+        ]
+        # Pair by pair, in yaml.v3's order and words: `line %d: mapping key %#v already
+        # defined at line %d`.
+        for index, (kind, text, line) in enumerate(keys):
+            for later_kind, later_text, later_line in keys[index + 1 :]:
+                if (kind, text) == (later_kind, later_text):
+                    self.duplicate_keys.append(
+                        f"line {later_line}: mapping key {json.dumps(text)} already defined "
+                        f"at line {line}"
+                    )
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_stack_yaml(text: str, source: str | None = None) -> Any:
+    """The document of a stack file, read with Pulumi's rules; ArchitectureError otherwise
+    (one problem per duplicate key, as yaml.v3 lists them)."""
+    loader = StackYamlLoader(text)
+    loader.duplicate_keys = []
+    try:
+        document = loader.get_single_data()
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ArchitectureError([f"not valid YAML{where}: {problem}"], source) from None
+    finally:
+        loader.dispose()
+    if loader.duplicate_keys:
+        raise ArchitectureError(
+            [f"not valid YAML: {duplicate}" for duplicate in loader.duplicate_keys], source
+        )
+    return document
+
+
+def read_stack_file(path: str | Path) -> Any:
+    """Read a `Pulumi.<stack>.yaml` with Pulumi's rules (`read_stack_yaml`)."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ArchitectureError([f"cannot read the stack file: {error.strerror}"], source) from None
+    return read_stack_yaml(text, source)
+
+
 def stack_name_of(path: str | Path) -> str:
     """`Pulumi.prod.yaml` -> `prod` (any other file name: its stem)."""
     name = Path(path).name
@@ -40,17 +101,7 @@ def load_stack_config(
 ) -> StackSettings:
     """Read and validate a `Pulumi.<stack>.yaml`; the stack name comes from the file name."""
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ArchitectureError([f"cannot read the stack file: {error.strerror}"], source) from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise ArchitectureError([f"not valid YAML{where}: {problem}"], source) from None
+    document = read_stack_file(path)
     if document is None:
         document = {}
     if not isinstance(document, Mapping):

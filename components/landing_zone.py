@@ -8,11 +8,15 @@ import pulumi
 
 from architecture.planner import Plan
 from components.tenant import Tenant, TenantArgs
+from components.twins import report_removed_twins
 
 
 @dataclass(frozen=True)
 class LandingZoneArgs:
     plan: Plan
+    # The mark of the Pulumi state this run belongs to, recorded in Twilio by every create
+    # (components/state_identity.py); None records none.
+    state_mark: str | None = None
 
 
 class LandingZone(pulumi.ComponentResource):
@@ -26,12 +30,27 @@ class LandingZone(pulumi.ComponentResource):
         self.tenants = {
             account.account_key: Tenant(
                 account.account_key,
-                TenantArgs(account=account, project=plan.project, stack=plan.stack),
+                TenantArgs(
+                    account=account,
+                    project=plan.project,
+                    stack=plan.stack,
+                    state_mark=args.state_mark,
+                ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for account in plan.accounts
         }
+        report_removed_twins(self.created_objects())
         self.register_outputs({"tenants": sorted(self.tenants)})
+
+    def created_objects(self) -> list[pulumi.CustomResource]:
+        """Every resource whose create may find and remove twins."""
+        found: list[pulumi.CustomResource] = []
+        for tenant in self.tenants.values():
+            found += [tenant.subaccount, *tenant.api_keys.values()]
+            for messaging in tenant.messaging.values():
+                found += [messaging.service, *messaging.numbers.values()]
+        return found
 
     def summary(self) -> pulumi.Output[dict]:
         """Per tenant: subaccount, key and service SIDs (no secrets)."""

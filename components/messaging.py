@@ -23,6 +23,7 @@ class UseCaseMessagingArgs:
     status_callback: pulumi.Input[str] | None
     # Tags of the tenant's other services: a sender found there is moved, not refused.
     sibling_service_tags: tuple[str, ...]
+    state_mark: str | None = None
 
 
 class UseCaseMessaging(pulumi.ComponentResource):
@@ -45,10 +46,11 @@ class UseCaseMessaging(pulumi.ComponentResource):
             account_sid=args.account_sid,
             tag=planned.tag,
             settings=settings,
+            state_mark=args.state_mark,
             opts=child,
         )
         self.numbers = {
-            number.logical_name: _phone_number(number, args.account_sid, child)
+            number.logical_name: _phone_number(number, args.account_sid, args.state_mark, child)
             for number in planned.numbers
         }
         self.pool = SenderPool(
@@ -73,7 +75,10 @@ class UseCaseMessaging(pulumi.ComponentResource):
 
 
 def _phone_number(
-    number: PlannedNumber, account_sid: pulumi.Input[str], opts: pulumi.ResourceOptions
+    number: PlannedNumber,
+    account_sid: pulumi.Input[str],
+    state_mark: str | None,
+    opts: pulumi.ResourceOptions,
 ) -> PhoneNumber:
     if number.phone_number:
         search_or_number = {"phone_number": number.phone_number}
@@ -100,6 +105,7 @@ def _phone_number(
             "sms_fallback_method": number.sms_fallback_method,
         },
         release_on_delete=number.release_on_delete,
+        state_mark=state_mark,
         # Never released on replace: a protected number can't be replaced or deleted by accident.
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=number.protect)),
     )

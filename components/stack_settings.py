@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pulumi
 from pulumi.runtime import config as runtime_config
 
 from architecture import ArchitectureError, StackSettings, load_config_values
+from components.secrets_guard import guard_inputs, refusal
 from providers.credentials import ACCOUNT_SID_KEY, AUTH_TOKEN_KEY, CredentialsError, describe_source
 
 # The exit code with which a Pulumi program says it already reported its error (the language
@@ -41,6 +44,16 @@ def announce_credentials() -> None:
     except CredentialsError as error:
         _stop(str(error))
     pulumi.log.info(notice)
+
+
+def refuse_real_credentials_behind_the_local_passphrase() -> None:
+    """Stop before anything is registered when real Twilio credentials are configured and
+    the stack's secrets use the passphrase the README prints (components/secrets_guard.py)."""
+    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    stack = pulumi.get_stack()
+    problem = refusal(guard_inputs(values, stack, Path.cwd()), stack)
+    if problem:
+        _stop(problem)
 
 
 def _stop(message: str) -> None:

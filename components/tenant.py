@@ -20,6 +20,7 @@ class TenantArgs:
     account: PlannedAccount
     project: str
     stack: str
+    state_mark: str | None = None
 
 
 class Tenant(pulumi.ComponentResource):
@@ -43,6 +44,7 @@ class Tenant(pulumi.ComponentResource):
                 role=account.role,
                 friendly_name=account.friendly_name,
                 tag=account.tag,
+                state_mark=args.state_mark,
             ),
             # Closing a subaccount is permanent: production ones are protected.
             opts=pulumi.ResourceOptions(parent=self, protect=account.protect),
@@ -65,6 +67,7 @@ class Tenant(pulumi.ComponentResource):
                     sibling_service_tags=tuple(
                         tag for use_case, tag in tags.items() if use_case != service.use_case
                     ),
+                    state_mark=args.state_mark,
                 ),
                 opts=child,
             )
@@ -103,5 +106,6 @@ def _api_key(
         rotation=key.rotation,
         friendly_name=identity.friendly_name(human, tag),
         tag=tag,
+        state_mark=args.state_mark,
         opts=opts,
     )

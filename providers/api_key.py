@@ -4,8 +4,12 @@
 resources); `restricted` keys from IAM v1 with a Policy, which acts on the account that signs
 the call, so those are signed by the subaccount itself.
 
-The secret exists only in the create response: it is an output marked secret, and a key
-found under our tag without state is deleted and minted again, never adopted. A new kind or
+The secret exists only in the create response: it is an output marked secret. A key found
+under our tag without state is deleted and minted again only when an interrupted run of this
+same state minted it (its state mark, within the recovery window: providers/identity.py),
+since its secret was lost with the answer nobody saw. Any other key with our tag is never
+deleted: the create stops and says how to go on (or adopts it, without its secret, when an
+operator names its SID in `TLZ_ADOPT`). A new kind or
 a bumped `rotation` is a new key; Pulumi creates it before deleting the old one, so a
 rotation never leaves the app without a key. Each generation has its own tag, so making the
 new key never mistakes the old one for an orphan.
@@ -21,11 +25,22 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from architecture.identity import with_state_mark, without_state_mark
 from providers.base import TwilioProvider, declared
 from providers.consistency import read_settled
 from providers.created_here import CREATED_HERE
-from providers.errors import describe_failure, is_not_found
-from providers.identity import CREATE_ATTEMPTS, tagged
+from providers.errors import TwilioResourceError, describe_failure, is_not_found
+from providers.identity import (
+    CREATE_ATTEMPTS,
+    Found,
+    adopt_by_sid,
+    judge,
+    made_recently,
+    removal_record,
+    sweep_twins,
+    tagged,
+    wait_for,
+)
 from providers.transport import UnknownOutcomeError
 
 PERMISSION_PATTERN = r"^/twilio/[a-z0-9-]+(/[a-z0-9-]+)+$"
@@ -42,6 +57,13 @@ class ApiKeyInputs(BaseModel):
     rotation: int = Field(default=0, ge=0)
     friendly_name: str = Field(min_length=1, max_length=64)
     tag: str = Field(pattern=r"^[0-9a-f]{10}$")
+    # The mark of the Pulumi state that manages it (components/state_identity.py).
+    state_mark: str | None = Field(default=None, pattern=r"^[0-9a-f]{6}$")
+
+    @property
+    def twilio_name(self) -> str:
+        """The FriendlyName as Twilio holds it: the planned name, the tag carrying the mark."""
+        return with_state_mark(self.friendly_name, self.state_mark)
 
     @field_validator("permissions")
     @classmethod
@@ -68,12 +90,16 @@ class ApiKeyProvider(TwilioProvider):
         inputs = self.parse(props)
         name = _name(inputs)
         try:
-            key = self._mint_once(inputs)
+            key, secret, removed = self._mint_once(inputs)
+        except TwilioResourceError:
+            raise
         except Exception as error:
             raise describe_failure(self.kind, name, error, "create") from None
         outputs = dict(
-            inputs.model_dump(mode="json"), sid=key.sid, secret=key.secret, created_at=time.time()
+            inputs.model_dump(mode="json"), sid=key.sid, secret=secret, created_at=time.time()
         )
+        if removed:
+            outputs["removed_twins"] = removal_record(removed)
         return CreateResult(key.sid, outputs)
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
@@ -83,7 +109,22 @@ class ApiKeyProvider(TwilioProvider):
             if is_not_found(error):
                 return ReadResult(None, {})
             raise describe_failure(self.kind, props.get("key_name", id), error, "read") from None
-        return ReadResult(id, {**declared(props), **observed})
+        outputs = {**declared(props), **observed}
+        if made_recently(props):
+            try:
+                removed = sweep_twins(
+                    lambda: self._find(props["account_sid"], props.get("tag", "")),
+                    id,
+                    props.get("state_mark"),
+                    lambda twin: self._delete(props["account_sid"], twin.sid),
+                )
+            except Exception as error:
+                raise describe_failure(
+                    self.kind, props.get("key_name", id), error, "read"
+                ) from None
+            if removed:
+                outputs["removed_twins"] = removal_record(removed)
+        return ReadResult(id, outputs)
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self.parse(news)
@@ -92,12 +133,12 @@ class ApiKeyProvider(TwilioProvider):
                 self.session.as_subaccount(
                     inputs.account_sid,
                     lambda client: client.iam.v1.api_key(id).update(
-                        friendly_name=inputs.friendly_name,
+                        friendly_name=inputs.twilio_name,
                         policy={"allow": inputs.permissions},
                     ),
                 )
             else:
-                self._v2010_keys(inputs.account_sid)(id).update(friendly_name=inputs.friendly_name)
+                self._v2010_keys(inputs.account_sid)(id).update(friendly_name=inputs.twilio_name)
         except Exception as error:
             raise describe_failure(self.kind, _name(inputs), error, "update") from None
         kept = {key: olds.get(key) for key in ("sid", "secret", "created_at")}
@@ -112,18 +153,29 @@ class ApiKeyProvider(TwilioProvider):
             raise describe_failure(self.kind, props.get("key_name", id), error, "delete") from None
 
     def _mint_once(self, inputs: ApiKeyInputs):
-        """Mint a key with no twin left behind: a mint whose answer was lost may have made a
-        key whose secret nobody saw, which the next look under our tag deletes."""
+        """Mint a key with no twin left behind: (key, secret, SIDs of keys removed). A mint
+        whose answer was lost may have made a key whose secret nobody saw: it is looked for
+        (Twilio's lists lag) and deleted before minting again."""
+        removed: list[str] = []
+        # A subaccount this process just created holds no key of ours yet.
+        if inputs.account_sid not in CREATED_HERE:
+            adopted = self._clear_interrupted(inputs, self._find_for(inputs), removed)
+            if adopted is not None:
+                return adopted, None, removed
         for attempt in range(CREATE_ATTEMPTS):
-            # A subaccount this process just created holds no key of ours yet.
-            if attempt > 0 or inputs.account_sid not in CREATED_HERE:
-                self._delete_orphans(inputs)
             try:
-                return self._mint(inputs)
+                key = self._mint(inputs)
+                return key, key.secret, removed
             except UnknownOutcomeError:
                 if attempt + 1 == CREATE_ATTEMPTS:
                     raise
-                time.sleep(0.2 * (attempt + 1))
+            # Wait (within the lost-answer window) for the key the lost answer may have made.
+            cleared = wait_for(
+                lambda: self._find(inputs.account_sid, inputs.tag),
+                lambda found: self._clear_interrupted(inputs, found, removed, waiting=True),
+            )
+            if cleared is not None and cleared is not True:
+                return cleared, None, removed  # a key named in TLZ_ADOPT showed up
         raise AssertionError("unreachable")
 
     def _mint(self, inputs: ApiKeyInputs):
@@ -132,7 +184,7 @@ class ApiKeyProvider(TwilioProvider):
                 inputs.account_sid,
                 lambda client: client.iam.v1.new_api_key.create(
                     account_sid=inputs.account_sid,
-                    friendly_name=inputs.friendly_name,
+                    friendly_name=inputs.twilio_name,
                     key_type="restricted",
                     policy={"allow": inputs.permissions},
                 ),
@@ -140,18 +192,49 @@ class ApiKeyProvider(TwilioProvider):
         keys = self.session.parent_acting_on(inputs.account_sid).api.v2010.accounts(
             inputs.account_sid
         )
-        return keys.new_keys.create(friendly_name=inputs.friendly_name)
+        return keys.new_keys.create(friendly_name=inputs.twilio_name)
 
-    def _delete_orphans(self, inputs: ApiKeyInputs) -> None:
-        """A key under our tag with no state lost its secret with the create response that
-        nobody saw: remove it rather than adopt it."""
-        keys = self._v2010_keys(inputs.account_sid)
-        for orphan in tagged(keys.list(page_size=1000), inputs.tag, lambda k: k.friendly_name):
-            try:
-                keys(orphan.sid).delete()
-            except Exception as error:
-                if not is_not_found(error):
-                    raise
+    def _find_for(self, inputs: ApiKeyInputs) -> list[Found]:
+        return self._find(inputs.account_sid, inputs.tag)
+
+    def _clear_interrupted(
+        self, inputs: ApiKeyInputs, found: list[Found], removed: list[str], waiting: bool = False
+    ):
+        """Keys under our tag that state does not hold. Those an interrupted run of this state
+        minted lost their secret: deleted. A key named in TLZ_ADOPT is adopted (returned),
+        without its secret. Any other stops the create (judge): never deleted.
+        While `waiting` for a lost mint, returns True once something was found and cleared."""
+        if not found:
+            return None
+        verdict = judge(
+            found,
+            kind=self.kind,
+            name=_name(inputs),
+            state_mark=inputs.state_mark,
+            what_adopting_means=" (the state then holds the key without its secret)",
+        )
+        explicit = adopt_by_sid()
+        keep = verdict.adopt if verdict.adopt and verdict.adopt.sid in explicit else None
+        for item in [verdict.adopt, *verdict.twins]:
+            if item is not None and item is not keep and self._delete(inputs.account_sid, item.sid):
+                removed.append(item.sid)
+        if keep is not None:
+            self.update(keep.sid, {}, inputs.model_dump(mode="json"))  # takes our name and mark
+            return keep.record
+        return True if waiting else None
+
+    def _find(self, account_sid: str, tag: str) -> list[Found]:
+        keys = self._v2010_keys(account_sid)
+        found = tagged(keys.list(page_size=1000), tag, lambda k: k.friendly_name)
+        return [Found.of(key) for key in found]
+
+    def _delete(self, account_sid: str, sid: str) -> bool:
+        try:
+            self._v2010_keys(account_sid)(sid).delete()
+        except Exception as error:
+            if not is_not_found(error):
+                raise
+        return True
 
     def _fetch(self, id: str, props: dict[str, Any]) -> dict[str, Any]:
         if props.get("kind") == "restricted":
@@ -159,9 +242,9 @@ class ApiKeyProvider(TwilioProvider):
                 props["account_sid"], lambda client: client.iam.v1.api_key(id).fetch()
             )
             allowed = sorted((key.policy or {}).get("allow", []))
-            return {"friendly_name": key.friendly_name, "permissions": allowed}
+            return {"friendly_name": without_state_mark(key.friendly_name), "permissions": allowed}
         key = self._v2010_keys(props["account_sid"])(id).fetch()
-        return {"friendly_name": key.friendly_name}
+        return {"friendly_name": without_state_mark(key.friendly_name)}
 
     def _v2010_keys(self, account_sid: str):
         return self.session.parent().api.v2010.accounts(account_sid).keys
@@ -173,6 +256,7 @@ def _name(inputs: ApiKeyInputs) -> str:
 
 class ApiKey(Resource, module="twilio", name="ApiKey"):
     sid: pulumi.Output[str]
+    removed_twins: pulumi.Output[dict | None]
     secret: pulumi.Output[str]
 
     def __init__(
@@ -187,6 +271,7 @@ class ApiKey(Resource, module="twilio", name="ApiKey"):
         tag: str,
         permissions: list[str] | None = None,
         rotation: int = 0,
+        state_mark: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -198,7 +283,10 @@ class ApiKey(Resource, module="twilio", name="ApiKey"):
             "rotation": rotation,
             "friendly_name": friendly_name,
             "tag": tag,
+            "state_mark": state_mark,
             "sid": None,
+            # Twins of this object that a lost answer had left, removed (their SIDs).
+            "removed_twins": None,
             "secret": None,
         }
         # The secret exists only in the create response; state keeps it encrypted.

@@ -64,6 +64,9 @@ class TwilioProvider(ResourceProvider):
     inputs_model: ClassVar[type[BaseModel]]
     # Inputs whose change means a new object (Twilio cannot change them in place).
     replace_on: ClassVar[frozenset[str]] = frozenset()
+    # Inputs that never make a diff: the state mark only matters to a create (a state moved
+    # to another backend keeps its objects as they are).
+    not_compared: ClassVar[frozenset[str]] = frozenset({"state_mark"})
     # The instance pickled into state holds nothing secret: keep `__provider` in plain text.
     serialize_as_secret_always = False
 
@@ -118,7 +121,8 @@ class TwilioProvider(ResourceProvider):
         changed = [
             key
             for key in self.inputs_model.model_fields
-            if is_unknown(news.get(key)) or olds.get(key) != news.get(key)
+            if key not in self.not_compared
+            and (is_unknown(news.get(key)) or olds.get(key) != news.get(key))
         ]
         replaces = [key for key in changed if key in self.replace_on]
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)

@@ -1,18 +1,31 @@
-"""Find-and-adopt: how a create that may already have happened avoids making a twin.
+"""Find-and-adopt: how a create that may already have happened avoids making a twin, without
+ever taking what another Pulumi state manages.
 
-Every object we create carries its identity tag in its FriendlyName (architecture.identity).
-A create first looks for that tag; a retried create, a run killed after Twilio answered, or a
-run without per-step checkpoints all find the object instead of making another one.
+Every object we create carries its identity tag in its FriendlyName (architecture.identity),
+and the mark of the state that created it (`[tlz:<tag>:<state mark>]`). A create first looks
+for its tag. What it finds is adopted only when the evidence says an interrupted run of this
+same state left it: it carries this state's mark and was created within the recovery window
+(`TLZ_RECOVERY_WINDOW_S`, default one hour), or an operator named its SID in `TLZ_ADOPT`.
+Anything else stops the create, having changed nothing, with one line naming the object, its
+age and the two ways forward.
+
+After a create whose answer was lost (and only then, so the normal path keeps its speed), the
+look for the tag goes on for `TLZ_LOST_ANSWER_WINDOW_S` (default 10 s), as Twilio's lists
+lag behind its writes, before the create is tried again.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from architecture.identity import parse_tag
+from architecture.identity import parse_state_mark, parse_tag
 from providers.created_here import CREATED_HERE
+from providers.errors import TwilioResourceError
 from providers.transport import UnknownOutcomeError
 
 T = TypeVar("T")
@@ -20,34 +33,226 @@ T = TypeVar("T")
 # How many times a create whose outcome was lost is looked up and tried again.
 CREATE_ATTEMPTS = 4
 
+RECOVERY_WINDOW_ENV = "TLZ_RECOVERY_WINDOW_S"
+DEFAULT_RECOVERY_WINDOW_S = 3600.0
+LOST_ANSWER_WINDOW_ENV = "TLZ_LOST_ANSWER_WINDOW_S"
+DEFAULT_LOST_ANSWER_WINDOW_S = 10.0
+ADOPT_ENV = "TLZ_ADOPT"
+
+
+def _seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name) or default)
+    except ValueError:
+        return default
+    return max(0.0, value)
+
+
+def recovery_window() -> float:
+    return _seconds(RECOVERY_WINDOW_ENV, DEFAULT_RECOVERY_WINDOW_S)
+
+
+def lost_answer_window() -> float:
+    return _seconds(LOST_ANSWER_WINDOW_ENV, DEFAULT_LOST_ANSWER_WINDOW_S)
+
+
+def adopt_by_sid() -> frozenset[str]:
+    """SIDs an operator asked this run to adopt whatever state made them (`TLZ_ADOPT`)."""
+    return frozenset(s.strip() for s in os.environ.get(ADOPT_ENV, "").split(",") if s.strip())
+
 
 def tagged(records: Iterable[T], tag: str, name_of: Callable[[T], str | None]) -> list[T]:
     return [record for record in records if parse_tag(name_of(record)) == tag]
 
 
+def age_seconds(created: datetime | None, now: float | None = None) -> float | None:
+    if created is None:
+        return None
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return max(0.0, (now if now is not None else time.time()) - created.timestamp())
+
+
+def describe_age(seconds: float | None) -> str:
+    if seconds is None:
+        return "of unknown age"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"created {seconds / size:.0f} {unit} ago"
+    return f"created {seconds:.0f} s ago"
+
+
+@dataclass(frozen=True)
+class Found:
+    """One object carrying our tag, as a list answered it."""
+
+    record: Any
+    sid: str
+    friendly_name: str
+    created: datetime | None
+
+    @classmethod
+    def of(cls, record: Any) -> Found:
+        return cls(record, record.sid, record.friendly_name or "", record.date_created)
+
+
+class ForeignObjectError(TwilioResourceError):
+    """Twilio holds an object with this resource's tag that this state cannot prove it made."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    adopt: Found | None  # the one to adopt, if any
+    twins: tuple[Found, ...]  # more of ours: left by the same interrupted run, to remove
+
+
+def judge(
+    found: Sequence[Found],
+    *,
+    kind: str,
+    name: str,
+    state_mark: str | None,
+    now: float | None = None,
+    what_adopting_means: str = "",
+) -> Verdict:
+    """Decide what a create may do with the objects carrying its tag: adopt the oldest that
+    an interrupted run of this state left (the rest are its twins), or refuse."""
+    if not found:
+        return Verdict(None, ())
+    explicit = adopt_by_sid()
+    window = recovery_window()
+    ours, foreign = [], []
+    for item in found:
+        age = age_seconds(item.created, now)
+        same_state = state_mark is not None and parse_state_mark(item.friendly_name) == state_mark
+        if item.sid in explicit or (same_state and age is not None and age <= window):
+            ours.append(item)
+        else:
+            foreign.append(item)
+    if foreign:
+        raise refusal(kind, name, foreign[0], state_mark, now, window, what_adopting_means)
+    ours.sort(key=lambda item: (item.sid not in explicit, item.created or datetime.max))
+    return Verdict(ours[0], tuple(ours[1:]))
+
+
+def refusal(
+    kind: str,
+    name: str,
+    item: Found,
+    state_mark: str | None,
+    now: float | None,
+    window: float,
+    what_adopting_means: str = "",
+) -> ForeignObjectError:
+    age = describe_age(age_seconds(item.created, now))
+    mark = parse_state_mark(item.friendly_name)
+    made_by = (
+        "this state, longer ago than the recovery window allows"
+        if state_mark is not None and mark == state_mark
+        else "another Pulumi state"
+    )
+    return ForeignObjectError(
+        kind,
+        name,
+        f"Twilio already holds {item.sid} '{item.friendly_name}' with this resource's identity "
+        f"tag, {age} by {made_by} (adopted only from an interrupted run of this state "
+        f"within {window / 60:.0f} min); nothing was changed. Either run this stack with the state "
+        "that manages it (same backend and stack), or adopt it explicitly by SID: "
+        f"{ADOPT_ENV}={item.sid} pulumi up{what_adopting_means}.",
+    )
+
+
 def create_once(
-    find: Callable[[], T | None],
+    find: Callable[[], Sequence[Found]],
     create: Callable[[], T],
     *,
+    kind: str,
+    name: str,
+    state_mark: str | None,
+    remove_twin: Callable[[Found], bool] | None = None,
     inside: str | None = None,
-) -> tuple[T, bool]:
-    """Adopt what `find` returns, else `create`. A create whose answer was lost is followed
-    by another look before trying again. Returns (object, adopted).
+) -> tuple[T | Any, bool, list[str]]:
+    """Adopt what `find` returns (when `judge` allows it), else `create`. A create whose answer
+    was lost is followed by looks for the tag, for the lost-answer window, before trying
+    again. Returns (object, adopted, SIDs of the twins removed).
 
     `inside`: the SID of the subaccount or service the object lives in. When this process
     created that container itself, nothing of ours can be in it yet, so the first look is
     skipped (see providers/created_here.py). What is created is recorded the same way."""
+    removed: list[str] = []
+
+    def adopt_from(items: Sequence[Found]):
+        verdict = judge(items, kind=kind, name=name, state_mark=state_mark)
+        if verdict.adopt is None:
+            return None
+        for twin in verdict.twins:
+            if remove_twin is not None and remove_twin(twin):
+                removed.append(twin.sid)
+        return verdict.adopt.record
+
+    if inside is None or inside not in CREATED_HERE:
+        adopted = adopt_from(find())
+        if adopted is not None:
+            return adopted, True, removed
     for attempt in range(CREATE_ATTEMPTS):
-        if attempt > 0 or inside is None or inside not in CREATED_HERE:
-            found = find()
-            if found is not None:
-                return found, True
         try:
             created = create()
             CREATED_HERE.add(created.sid)
-            return created, False
+            return created, False, removed
         except UnknownOutcomeError:
             if attempt + 1 == CREATE_ATTEMPTS:
                 raise
-            time.sleep(0.2 * (attempt + 1))
+        # The answer was lost: the object may exist, and Twilio's lists may not show it yet.
+        adopted = wait_for(find, adopt_from)
+        if adopted is not None:
+            return adopted, True, removed
     raise AssertionError("unreachable")
+
+
+def wait_for(
+    find: Callable[[], Sequence[Found]],
+    accept: Callable[[Sequence[Found]], T | None],
+    window: float | None = None,
+) -> T | None:
+    """Look again and again (backing off) until `accept` takes what `find` returns, or the
+    lost-answer window has passed."""
+    deadline = time.monotonic() + (lost_answer_window() if window is None else window)
+    delay = 0.2
+    while True:
+        result = accept(find())
+        if result is not None or time.monotonic() >= deadline:
+            return result
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, 2.0)
+
+
+def sweep_twins(
+    find: Callable[[], Sequence[Found]],
+    keep_sid: str,
+    state_mark: str | None,
+    remove: Callable[[Found], bool],
+) -> list[str]:
+    """What refresh does for an object made recently: other objects with its tag and this
+    state's mark are twins that a lost answer left behind (the state holds `keep_sid`), so
+    they are removed; their SIDs are returned. Another state's objects are never touched."""
+    if state_mark is None:
+        return []
+    removed = []
+    for item in find():
+        twin = item.sid != keep_sid and parse_state_mark(item.friendly_name) == state_mark
+        if twin and remove(item):
+            removed.append(item.sid)
+    return removed
+
+
+def made_recently(props: dict[str, Any]) -> bool:
+    """Created by us within the recovery window (its `created_at` output): only then can a
+    lost answer have left a twin of it."""
+    created_at = float(props.get("created_at") or 0)
+    return time.time() - created_at <= recovery_window()
+
+
+def removal_record(removed: list[str]) -> dict[str, Any]:
+    """The `removed_twins` output: which SIDs were removed, and when (the program names them
+    in the output of the run that removed them only)."""
+    return {"sids": sorted(removed), "at": time.time()}

@@ -14,10 +14,18 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field
 
+from architecture.identity import with_state_mark, without_state_mark
 from providers.base import TwilioProvider, declared
 from providers.consistency import read_settled
-from providers.errors import describe_failure, is_not_found
-from providers.identity import create_once, tagged
+from providers.errors import TwilioResourceError, describe_failure, is_not_found
+from providers.identity import (
+    Found,
+    create_once,
+    made_recently,
+    removal_record,
+    sweep_twins,
+    tagged,
+)
 
 UseCase = Literal["notifications", "marketing", "verification", "discussion", "poll", "undeclared"]
 Method = Literal["GET", "POST"]
@@ -68,9 +76,13 @@ class MessagingServiceInputs(BaseModel):
     fallback_url: str | None = None
     fallback_method: Method = "POST"
     status_callback: str | None = None
+    # The mark of the Pulumi state that manages it (components/state_identity.py).
+    state_mark: str | None = Field(default=None, pattern=r"^[0-9a-f]{6}$")
 
     def client_parameters(self) -> dict[str, Any]:
         values = self.model_dump(mode="json")
+        # Twilio's name carries the state's mark in its tag.
+        values["friendly_name"] = with_state_mark(self.friendly_name, self.state_mark)
         return {
             CLIENT_PARAMETER.get(name, name): ("" if values[name] is None else values[name])
             for name in SETTINGS
@@ -85,6 +97,8 @@ def observed_settings(service) -> dict[str, Any]:
         if name in URL_SETTINGS and not value:
             value = None
         observed[name] = value
+    # As planned: the state mark in Twilio's name is not a change to report.
+    observed["friendly_name"] = without_state_mark(observed["friendly_name"])
     return observed
 
 
@@ -100,22 +114,39 @@ class MessagingServiceProvider(TwilioProvider):
         def work(client):
             services = client.messaging.v1.services
 
-            def find():
+            def find() -> list[Found]:
                 found = tagged(services.list(page_size=1000), inputs.tag, lambda s: s.friendly_name)
-                return found[0] if found else None
+                return [Found.of(service) for service in found]
 
-            service, adopted = create_once(
-                find, lambda: services.create(**parameters), inside=inputs.account_sid
+            def remove(twin: Found) -> bool:
+                services(twin.sid).delete()
+                return True
+
+            service, adopted, removed = create_once(
+                find,
+                lambda: services.create(**parameters),
+                kind=self.kind,
+                name=_name(inputs),
+                state_mark=inputs.state_mark,
+                remove_twin=remove,
+                inside=inputs.account_sid,
             )
-            if adopted and observed_settings(service) != _settings(inputs):
+            if adopted and (
+                observed_settings(service) != _settings(inputs)
+                or service.friendly_name != parameters["friendly_name"]
+            ):
                 service = services(service.sid).update(**parameters)
-            return service
+            return service, removed
 
         try:
-            service = self.session.as_subaccount(inputs.account_sid, work)
+            service, removed = self.session.as_subaccount(inputs.account_sid, work)
+        except TwilioResourceError:
+            raise
         except Exception as error:
             raise describe_failure(self.kind, _name(inputs), error, "create") from None
         outputs = dict(inputs.model_dump(mode="json"), sid=service.sid, created_at=time.time())
+        if removed:
+            outputs["removed_twins"] = removal_record(removed)
         return CreateResult(service.sid, outputs)
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
@@ -132,7 +163,34 @@ class MessagingServiceProvider(TwilioProvider):
             raise describe_failure(self.kind, props.get("use_case", id), error, "read") from None
         outputs = declared(props)
         outputs.update(observed_settings(service))
+        if made_recently(props):
+            removed = self._sweep(id, props)
+            if removed:
+                outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
+
+    def _sweep(self, id: str, props: dict[str, Any]) -> list[str]:
+        """Refresh of a service made recently: delete the twins a lost answer left."""
+
+        def work(client) -> list[str]:
+            services = client.messaging.v1.services
+
+            def find() -> list[Found]:
+                found = tagged(
+                    services.list(page_size=1000), props.get("tag", ""), lambda s: s.friendly_name
+                )
+                return [Found.of(service) for service in found]
+
+            def remove(twin: Found) -> bool:
+                services(twin.sid).delete()
+                return True
+
+            return sweep_twins(find, id, props.get("state_mark"), remove)
+
+        try:
+            return self.session.as_subaccount(props["account_sid"], work)
+        except Exception as error:
+            raise describe_failure(self.kind, props.get("use_case", id), error, "read") from None
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self.parse(news)
@@ -171,6 +229,7 @@ def _name(inputs: MessagingServiceInputs) -> str:
 
 class MessagingService(Resource, module="twilio", name="MessagingService"):
     sid: pulumi.Output[str]
+    removed_twins: pulumi.Output[dict | None]
 
     def __init__(
         self,
@@ -180,6 +239,7 @@ class MessagingService(Resource, module="twilio", name="MessagingService"):
         account_sid: pulumi.Input[str],
         tag: str,
         settings: dict[str, Any],
+        state_mark: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """`settings`: friendly_name, use_case and the service settings and webhooks, named
@@ -189,6 +249,9 @@ class MessagingService(Resource, module="twilio", name="MessagingService"):
             "account_sid": account_sid,
             "tag": tag,
             **settings,
+            "state_mark": state_mark,
             "sid": None,
+            # Twins of this object that a lost answer had left, removed (their SIDs).
+            "removed_twins": None,
         }
         super().__init__(MessagingServiceProvider(), resource_name, props, opts)

@@ -16,10 +16,18 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from architecture.identity import with_state_mark, without_state_mark
 from providers.base import TwilioProvider, declared
 from providers.consistency import read_settled
 from providers.errors import TwilioResourceError, describe_failure, is_not_found, twilio_code
-from providers.identity import create_once, tagged
+from providers.identity import (
+    Found,
+    create_once,
+    made_recently,
+    removal_record,
+    sweep_twins,
+    tagged,
+)
 
 # Candidates drawn per search: concurrent purchases in one area code must not all race for
 # the first number Twilio lists.
@@ -49,6 +57,13 @@ class PhoneNumberInputs(BaseModel):
     sms_fallback_url: str | None = None
     sms_fallback_method: Literal["GET", "POST"] = "POST"
     release_on_delete: bool = False
+    # The mark of the Pulumi state that manages it (components/state_identity.py).
+    state_mark: str | None = Field(default=None, pattern=r"^[0-9a-f]{6}$")
+
+    @property
+    def twilio_name(self) -> str:
+        """The FriendlyName as Twilio holds it: the planned name, the tag carrying the mark."""
+        return with_state_mark(self.friendly_name, self.state_mark)
 
     @model_validator(mode="after")
     def exact_number_or_search(self) -> PhoneNumberInputs:
@@ -70,27 +85,41 @@ class PhoneNumberProvider(TwilioProvider):
         inputs = self.parse(props)
         numbers = self.session.parent().api.v2010.accounts(inputs.account_sid)
 
-        def find():
+        def find() -> list[Found]:
             found = tagged(
                 numbers.incoming_phone_numbers.list(page_size=1000),
                 inputs.tag,
                 lambda n: n.friendly_name,
             )
-            return found[0] if found else None
+            return [Found.of(number) for number in found]
+
+        def release(twin: Found) -> bool:
+            # A twin a lost answer left: a paid number nobody holds.
+            numbers.incoming_phone_numbers(twin.sid).delete()
+            return True
 
         try:
-            number, adopted = create_once(
-                find, lambda: self._buy(numbers, inputs), inside=inputs.account_sid
+            number, adopted, removed = create_once(
+                find,
+                lambda: self._buy(numbers, inputs),
+                kind=self.kind,
+                name=_name(inputs),
+                state_mark=inputs.state_mark,
+                remove_twin=release,
+                inside=inputs.account_sid,
             )
             if adopted:
                 number = numbers.incoming_phone_numbers(number.sid).update(
-                    friendly_name=inputs.friendly_name, **inputs.webhook_parameters()
+                    friendly_name=inputs.twilio_name, **inputs.webhook_parameters()
                 )
         except TwilioResourceError:
             raise
         except Exception as error:
             raise describe_failure(self.kind, _name(inputs), error, "purchase") from None
-        return CreateResult(number.sid, self._outputs(inputs, number, time.time()))
+        outputs = self._outputs(inputs, number, time.time())
+        if removed:
+            outputs["removed_twins"] = removal_record(removed)
+        return CreateResult(number.sid, outputs)
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
         fetch = (
@@ -108,18 +137,46 @@ class PhoneNumberProvider(TwilioProvider):
                 self.kind, props.get("friendly_name", id), error, "read"
             ) from None
         outputs = declared(props)
-        outputs["friendly_name"] = number.friendly_name
+        # As planned: the state mark in Twilio's name is not a change to report.
+        outputs["friendly_name"] = without_state_mark(number.friendly_name)
         for name in WEBHOOKS:
             observed = getattr(number, name)
             outputs[name] = observed or None
+        if made_recently(props):
+            removed = self._sweep(id, props)
+            if removed:
+                outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
+
+    def _sweep(self, id: str, props: dict[str, Any]) -> list[str]:
+        """Refresh of a number bought recently: release the twins a lost answer left."""
+        numbers = self.session.parent().api.v2010.accounts(props["account_sid"])
+
+        def find() -> list[Found]:
+            found = tagged(
+                numbers.incoming_phone_numbers.list(page_size=1000),
+                props.get("tag", ""),
+                lambda n: n.friendly_name,
+            )
+            return [Found.of(number) for number in found]
+
+        def release(twin: Found) -> bool:
+            numbers.incoming_phone_numbers(twin.sid).delete()
+            return True
+
+        try:
+            return sweep_twins(find, id, props.get("state_mark"), release)
+        except Exception as error:
+            raise describe_failure(
+                self.kind, props.get("friendly_name", id), error, "read"
+            ) from None
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self.parse(news)
         numbers = self.session.parent().api.v2010.accounts(inputs.account_sid)
         try:
             number = numbers.incoming_phone_numbers(id).update(
-                friendly_name=inputs.friendly_name, **inputs.webhook_parameters()
+                friendly_name=inputs.twilio_name, **inputs.webhook_parameters()
             )
         except Exception as error:
             raise describe_failure(self.kind, _name(inputs), error, "update") from None
@@ -141,7 +198,7 @@ class PhoneNumberProvider(TwilioProvider):
 
     def _buy(self, account, inputs: PhoneNumberInputs):
         buy = account.incoming_phone_numbers.create
-        extra = dict(friendly_name=inputs.friendly_name, **inputs.webhook_parameters())
+        extra = dict(friendly_name=inputs.twilio_name, **inputs.webhook_parameters())
         if inputs.phone_number:
             return buy(phone_number=inputs.phone_number, **extra)
         if (
@@ -191,7 +248,7 @@ class PhoneNumberProvider(TwilioProvider):
             inputs.model_dump(mode="json"),
             sid=number.sid,
             number=number.phone_number,
-            friendly_name=number.friendly_name,
+            friendly_name=without_state_mark(number.friendly_name),
             created_at=created_at,
         )
 
@@ -213,6 +270,7 @@ def _name(inputs: PhoneNumberInputs) -> str:
 
 class PhoneNumber(Resource, module="twilio", name="PhoneNumber"):
     sid: pulumi.Output[str]
+    removed_twins: pulumi.Output[dict | None]
     number: pulumi.Output[str]
 
     def __init__(
@@ -227,6 +285,7 @@ class PhoneNumber(Resource, module="twilio", name="PhoneNumber"):
         search_or_number: dict[str, Any],
         sms_webhooks: dict[str, Any],
         release_on_delete: bool,
+        state_mark: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -238,7 +297,10 @@ class PhoneNumber(Resource, module="twilio", name="PhoneNumber"):
             **search_or_number,
             **sms_webhooks,
             "release_on_delete": release_on_delete,
+            "state_mark": state_mark,
             "sid": None,
+            # Twins of this object that a lost answer had left, removed (their SIDs).
+            "removed_twins": None,
             "number": None,
         }
         super().__init__(PhoneNumberProvider(), resource_name, props, opts)

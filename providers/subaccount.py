@@ -14,10 +14,18 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field
 
+from architecture.identity import with_state_mark, without_state_mark
 from providers.base import TwilioProvider, declared
 from providers.consistency import RECENT_SECONDS
 from providers.errors import TwilioResourceError, describe_failure, is_not_found
-from providers.identity import create_once, tagged
+from providers.identity import (
+    Found,
+    create_once,
+    made_recently,
+    removal_record,
+    sweep_twins,
+    tagged,
+)
 
 
 class SubaccountInputs(BaseModel):
@@ -30,6 +38,13 @@ class SubaccountInputs(BaseModel):
     friendly_name: str = Field(min_length=1, max_length=64)
     tag: str = Field(pattern=r"^[0-9a-f]{10}$")
     status: Literal["active", "suspended"] = "active"
+    # The mark of the Pulumi state that manages it (components/state_identity.py).
+    state_mark: str | None = Field(default=None, pattern=r"^[0-9a-f]{6}$")
+
+    @property
+    def twilio_name(self) -> str:
+        """The FriendlyName as Twilio holds it: the planned name, the tag carrying the mark."""
+        return with_state_mark(self.friendly_name, self.state_mark)
 
 
 class SubaccountProvider(TwilioProvider):
@@ -43,20 +58,24 @@ class SubaccountProvider(TwilioProvider):
         parent = self.session.parent()
         accounts = parent.api.v2010.accounts
 
-        def find():
-            matches = [
-                account
+        def find() -> list[Found]:
+            return [
+                Found.of(account)
                 for account in tagged(
                     accounts.list(page_size=1000), inputs.tag, lambda a: a.friendly_name
                 )
                 # A closed account is never adopted: it can't be reopened.
                 if account.status != "closed" and account.sid != parent.account_sid
             ]
-            return matches[0] if matches else None
 
         try:
-            account, adopted = create_once(
-                find, lambda: accounts.create(friendly_name=inputs.friendly_name)
+            account, adopted, removed = create_once(
+                find,
+                lambda: accounts.create(friendly_name=inputs.twilio_name),
+                kind=self.kind,
+                name=inputs.account_key,
+                state_mark=inputs.state_mark,
+                remove_twin=lambda twin: self._close_if_empty(twin.sid),
             )
             if adopted or inputs.status != "active":
                 account = self._apply(account.sid, inputs, account)
@@ -66,7 +85,10 @@ class SubaccountProvider(TwilioProvider):
             raise
         except Exception as error:
             raise describe_failure(self.kind, inputs.account_key, error, "create") from None
-        return CreateResult(account.sid, self._outputs(inputs, account, time.time()))
+        outputs = self._outputs(inputs, account, time.time())
+        if removed:
+            outputs["removed_twins"] = removal_record(removed)
+        return CreateResult(account.sid, outputs)
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
         recent = time.time() - float(props.get("created_at") or 0) < RECENT_SECONDS
@@ -79,8 +101,49 @@ class SubaccountProvider(TwilioProvider):
             raise describe_failure(self.kind, props.get("account_key", id), error, "read") from None
         if account.status == "closed":
             return ReadResult(None, {})
-        observed = dict(props, friendly_name=account.friendly_name, status=account.status)
-        return ReadResult(id, self._outputs_from(observed, account))
+        observed = dict(props, status=account.status)
+        outputs = self._outputs_from(observed, account)
+        if made_recently(props):
+            removed = self._sweep(id, props)
+            if removed:
+                outputs["removed_twins"] = removal_record(removed)
+        return ReadResult(id, outputs)
+
+    def _sweep(self, id: str, props: dict[str, Any]) -> list[str]:
+        """Refresh of a subaccount made recently: close the empty twins a lost answer left."""
+        accounts = self.session.parent().api.v2010.accounts
+
+        def find() -> list[Found]:
+            return [
+                Found.of(account)
+                for account in tagged(
+                    accounts.list(page_size=1000), props.get("tag", ""), lambda a: a.friendly_name
+                )
+                if account.status != "closed"
+            ]
+
+        try:
+            return sweep_twins(
+                find, id, props.get("state_mark"), lambda twin: self._close_if_empty(twin.sid)
+            )
+        except Exception as error:
+            raise describe_failure(self.kind, props.get("account_key", id), error, "read") from None
+
+    def _close_if_empty(self, sid: str) -> bool:
+        """Close a twin subaccount only when it holds nothing: no number, no key, no service
+        but Twilio's default one. Otherwise it is left as it is (False)."""
+        session = self.session
+        parent = session.parent().api.v2010.accounts(sid)
+        if parent.incoming_phone_numbers.list(limit=1) or parent.keys.list(limit=1):
+            return False
+        services = session.as_subaccount(
+            sid, lambda client: client.messaging.v1.services.list(limit=20)
+        )
+        if any(not s.friendly_name.startswith("[Auto-generated]") for s in services):
+            return False
+        session.forget_account(sid)
+        parent.update(status="closed")  # final; it held nothing
+        return True
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self.parse(news)
@@ -120,11 +183,13 @@ class SubaccountProvider(TwilioProvider):
 
     def _apply(self, sid: str, inputs: SubaccountInputs, current) -> Any:
         account_api = self.session.parent().api.v2010.accounts(sid)
+        # Adopted explicitly by SID: the name takes this state's mark from now on.
+        name = inputs.twilio_name
         if current is not None and (
-            current.friendly_name == inputs.friendly_name and current.status == inputs.status
+            current.friendly_name == name and current.status == inputs.status
         ):
             return current
-        updated = account_api.update(friendly_name=inputs.friendly_name, status=inputs.status)
+        updated = account_api.update(friendly_name=name, status=inputs.status)
         self.session.remember_account(updated)  # token reused; a later read fetches again
         return updated
 
@@ -136,9 +201,11 @@ class SubaccountProvider(TwilioProvider):
     @staticmethod
     def _outputs_from(values: dict[str, Any], account) -> dict[str, Any]:
         outputs = declared(values)
+        outputs.pop("removed_twins", None)
         outputs.update(
             sid=account.sid,
-            friendly_name=account.friendly_name,
+            # As planned: the state mark in Twilio's name is not a change to report.
+            friendly_name=without_state_mark(account.friendly_name),
             status=account.status,
             owner_account_sid=account.owner_account_sid,
         )
@@ -147,6 +214,7 @@ class SubaccountProvider(TwilioProvider):
 
 class Subaccount(Resource, module="twilio", name="Subaccount"):
     sid: pulumi.Output[str]
+    removed_twins: pulumi.Output[dict | None]
     status: pulumi.Output[str]
     friendly_name: pulumi.Output[str]
 
@@ -156,5 +224,7 @@ class Subaccount(Resource, module="twilio", name="Subaccount"):
         inputs: SubaccountInputs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = dict(inputs.model_dump(mode="json"), sid=None, owner_account_sid=None)
+        props = dict(
+            inputs.model_dump(mode="json"), sid=None, owner_account_sid=None, removed_twins=None
+        )
         super().__init__(SubaccountProvider(), resource_name, props, opts)

@@ -7,8 +7,8 @@ import json
 
 import jsonschema
 import pytest
-import yaml
 
+from architecture import read_stack_file
 from tests.support.pulumi_cli import REPO_ROOT
 from twilio_guardrails import POLICIES
 from twilio_guardrails.config import MANDATORY_EVERYWHERE, settings
@@ -39,7 +39,7 @@ def rule_schema(name: str) -> dict:
 
 
 def architecture(stack: str) -> dict:
-    config = yaml.safe_load(STACK_FILES[stack].read_text())["config"]
+    config = read_stack_file(STACK_FILES[stack])["config"]
     return config["twilio-landing-zone:architecture"]
 
 

@@ -58,6 +58,12 @@ def tag() -> str:
     return secrets.token_hex(5)
 
 
+# The state these tests play: what its creates record in Twilio, and adopt back.
+STATE_MARK = "5b1c0e"
+# Another state with the same stack name (a second clone, a CI job on the wrong backend).
+OTHER_STATE_MARK = "a0a0a0"
+
+
 def named(human: str, tag: str) -> str:
     return friendly_name(human, tag)
 
@@ -74,6 +80,7 @@ def subaccount_sid(configured, tag: str) -> str:
             "role": "shared",
             "friendly_name": named("Acme (development)", tag),
             "tag": tag,
+            "state_mark": STATE_MARK,
         }
     )
     return created.id

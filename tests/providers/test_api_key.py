@@ -8,8 +8,9 @@ import secrets
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
+from architecture.identity import parse_tag
 from providers.api_key import ApiKeyProvider
-from tests.providers.conftest import named
+from tests.providers.conftest import STATE_MARK, named
 from tests.support.estate import subaccount_client
 
 SEND = "/twilio/messaging/messages/create"
@@ -27,6 +28,7 @@ def key_inputs(account_sid: str, kind: str, permissions=(), rotation: int = 0) -
         "rotation": rotation,
         "friendly_name": named("Acme backend", tag),
         "tag": tag,
+        "state_mark": STATE_MARK,
     }
 
 
@@ -75,7 +77,7 @@ def test_an_orphan_under_our_tag_is_replaced_not_adopted(
     again = provider.create(props)
     assert again.id != lost.id
     keys = emulator.client().api.v2010.accounts(subaccount_sid).keys
-    assert [k.sid for k in keys.list() if f"[tlz:{props['tag']}]" in k.friendly_name] == [again.id]
+    assert [k.sid for k in keys.list() if parse_tag(k.friendly_name) == props["tag"]] == [again.id]
     with pytest.raises(TwilioRestException):
         keys(lost.id).fetch()
 

@@ -7,13 +7,14 @@ from collections import Counter
 
 import pytest
 
+from architecture.identity import parse_tag
 from providers.api_key import ApiKeyProvider
 from providers.default_messaging_service import DefaultMessagingServiceProvider
 from providers.errors import TwilioResourceError
 from providers.messaging_service import MessagingServiceProvider
 from providers.phone_number import PhoneNumberProvider
 from providers.sender_pool import SenderPoolProvider
-from tests.providers.conftest import named
+from tests.providers.conftest import STATE_MARK, named
 from tests.providers.test_api_key import key_inputs
 from tests.support.emulator_process import running_emulator
 from tests.support.estate import subaccount_client
@@ -27,6 +28,7 @@ def service_inputs(account_sid: str, use_case: str = "notifications", **settings
         "account_key": "acme",
         "account_sid": account_sid,
         "tag": tag,
+        "state_mark": STATE_MARK,
         "friendly_name": named(f"Acme {use_case}", tag),
         "use_case": use_case,
         "status_callback": CALLBACK,
@@ -41,6 +43,7 @@ def number_inputs(account_sid: str, **choice) -> dict:
         "account_sid": account_sid,
         "use_case": "notifications",
         "tag": tag,
+        "state_mark": STATE_MARK,
         "friendly_name": named("Acme notifications #1", tag),
         "country": "US",
         **(choice or {"area_code": "415"}),
@@ -97,7 +100,7 @@ def test_service_create_adopts_its_tag(configured, emulator, subaccount_sid, new
     new_run()  # state lost: the next run finds the service by its tag
     assert provider.create(dict(props, sticky_sender=False)).id == first.id
     services = subaccount_client(emulator, subaccount_sid).messaging.v1.services.list()
-    assert [s.sid for s in services if f"[tlz:{props['tag']}]" in s.friendly_name] == [first.id]
+    assert [s.sid for s in services if parse_tag(s.friendly_name) == props["tag"]] == [first.id]
     assert services[0].sticky_sender is not None
 
 
@@ -121,7 +124,8 @@ def test_no_default_service_records_none(configured, tmp_path, monkeypatch) -> N
         tag = secrets.token_hex(5)
         sid = configured(SubaccountProvider).create(
             {"account_key": "acme", "environment": "development", "role": "shared",
-             "friendly_name": named("Acme", tag), "tag": tag}
+             "friendly_name": named("Acme", tag), "tag": tag,
+             "state_mark": STATE_MARK}
         ).id  # fmt: skip
         provider = configured(DefaultMessagingServiceProvider)
         created = provider.create({"account_key": "acme", "account_sid": sid})

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from architecture.identity import parse_tag
 from providers.errors import TwilioResourceError
 from providers.subaccount import SubaccountProvider
-from tests.providers.conftest import named
+from tests.providers.conftest import STATE_MARK, named
 from tests.support.emulator_process import EmulatorProcess
 
 
@@ -17,6 +18,7 @@ def inputs(tag: str, human: str = "Acme (development)", **extra) -> dict:
         "role": "shared",
         "friendly_name": named(human, tag),
         "tag": tag,
+        "state_mark": STATE_MARK,
         **extra,
     }
 
@@ -25,7 +27,7 @@ def accounts_tagged(emulator: EmulatorProcess, tag: str) -> list:
     return [
         a
         for a in emulator.client().api.v2010.accounts.list(page_size=1000)
-        if f"[tlz:{tag}]" in a.friendly_name
+        if parse_tag(a.friendly_name) == tag
     ]
 
 

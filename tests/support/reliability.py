@@ -49,11 +49,18 @@ TWILIO_TYPES = (
 )
 
 
-def dev_workspace(tmp_path: Path, emulator: EmulatorProcess) -> PulumiWorkspace:
-    """The shipped dev stack in a private copy of the program, with a private backend, temp
-    directory and Pulumi home (so every file a run writes is under `tmp_path`), run with the
-    recommended settings."""
+def dev_workspace(
+    tmp_path: Path,
+    emulator: EmulatorProcess,
+    stack: str = STACK,
+    prepare: Callable[[Path], object] | None = None,
+) -> PulumiWorkspace:
+    """The shipped dev stack (or another stack file of the copy) in a private copy of the
+    program, with a private backend, temp directory and Pulumi home (so every file a run
+    writes is under `tmp_path`), run with the recommended settings."""
     project = copy_program(tmp_path / "project")
+    if prepare is not None:
+        prepare(project)  # e.g. write another stack file
     scratch = tmp_path / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     workspace = PulumiWorkspace(
@@ -65,12 +72,12 @@ def dev_workspace(tmp_path: Path, emulator: EmulatorProcess) -> PulumiWorkspace:
             **RECOMMENDED_ENV,
         },
     )
-    workspace.init_stack(STACK)
+    workspace.init_stack(stack)
     return workspace
 
 
-def declared_plan(workspace: PulumiWorkspace) -> Plan:
-    return build_plan(load_stack_config(workspace.project_dir / f"Pulumi.{STACK}.yaml", PROJECT))
+def declared_plan(workspace: PulumiWorkspace, stack: str = STACK) -> Plan:
+    return build_plan(load_stack_config(workspace.project_dir / f"Pulumi.{stack}.yaml", PROJECT))
 
 
 # --- runs that get interrupted ------------------------------------------------------------
@@ -206,10 +213,12 @@ def state_view(workspace: PulumiWorkspace) -> StateView:
     return StateView(deployment.get("resources") or [], deployment.get("pending_operations") or [])
 
 
-def assert_exactly_declared(workspace: PulumiWorkspace, emulator: EmulatorProcess) -> None:
+def assert_exactly_declared(
+    workspace: PulumiWorkspace, emulator: EmulatorProcess, stack: str = STACK
+) -> None:
     """The emulator holds exactly the declared objects (no twins, no orphans), each recorded
     once in state, and state records nothing the emulator lacks."""
-    plan = declared_plan(workspace)
+    plan = declared_plan(workspace, stack)
     state = state_view(workspace)
     problems: list[str] = []
 

@@ -6,7 +6,9 @@ setup installs this one where no official host exists. It implements the part of
 answers UNIMPLEMENTED, exactly as an older official host would.
 
 The CLI starts it as `pulumi-language-python [flags] <engine-address>`, reads the port it
-prints on stdout, and kills it when done.
+prints on stdout, and kills it when done. Pulumi starts plugins in process groups of their
+own, so a CLI killed with SIGKILL never gets to: the host then stops by itself, with the
+programs and policy packs it started (as tools/provider_host does).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass
@@ -30,6 +33,11 @@ from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 # The program reports its own error and exits with this code to ask the engine not to
 # print another one (pulumi's `RunError` convention).
 BAIL_EXIT_CODE = 32
+
+# How often the host checks that the CLI that started it is still there.
+ORPHAN_CHECK_SECONDS = 0.1
+# The exit code of a host whose CLI is gone (EX_SOFTWARE, as the provider host uses).
+ORPHANED_EXIT_CODE = 70
 
 # CLI flags that take no value; every other `-flag` is followed by its value.
 BOOLEAN_FLAGS = frozenset({"logtostderr", "logflow", "version", "dry-run"})
@@ -188,6 +196,16 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         )
         yield from self._stream(child)
 
+    def kill_children(self) -> None:
+        """SIGKILL every program and policy pack still running: their engine is gone, so
+        nothing they do can be recorded, and a program still registering resources would
+        race the next run."""
+        with self._lock:
+            children = list(self._children)
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+
     # -- helpers ----------------------------------------------------------------------------
 
     def _wait(self, child: subprocess.Popen[bytes]) -> int:
@@ -232,25 +250,46 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         yield language_pb2.RunPluginResponse(exitcode=code)
 
 
+def exit_when_orphaned(
+    parent: int, host: LanguageHost, interval: float = ORPHAN_CHECK_SECONDS
+) -> threading.Thread:
+    """Once the CLI that started us is gone (we were re-parented), stop its children and
+    exit at once: nobody is left to receive what they produce."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        host.kill_children()
+        os._exit(ORPHANED_EXIT_CODE)
+
+    watcher = threading.Thread(target=watch, name="orphan-watch", daemon=True)
+    watcher.start()
+    return watcher
+
+
 def serve(arguments: HostArguments) -> None:
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=8),
-        options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)],
-    )
-    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(
-        LanguageHost(arguments.executor, arguments.engine_address), server
-    )
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    print(port, flush=True)
+    # Read before anything else: if the CLI dies while we start, the watch still notices.
+    parent = os.getppid()
+    host = LanguageHost(arguments.executor, arguments.engine_address)
+    exit_when_orphaned(parent, host)
 
     stopped = threading.Event()
 
     def stop(signum, frame) -> None:
         stopped.set()
 
+    # Before the port is printed: the CLI may stop us as soon as it has read it.
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=8),
+        options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)],
+    )
+    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(host, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    print(port, flush=True)
     stopped.wait()
     server.stop(grace=None)
 

@@ -15,6 +15,12 @@ from architecture import (
     parse_tag,
     render_tag,
 )
+from architecture.identity import (
+    parse_state_mark,
+    state_mark,
+    with_state_mark,
+    without_state_mark,
+)
 
 PROJECT = "twilio-landing-zone"
 
@@ -62,20 +68,34 @@ def test_friendly_name_appends_the_rendered_tag() -> None:
 
 def test_friendly_name_truncates_the_human_part_never_the_tag() -> None:
     name = friendly_name("x" * 100, "3f9a0c12de")
-    assert len(name) == FRIENDLY_NAME_LIMIT == 64
+    # Room is kept for the state mark that create adds (`:5b1c0e`).
+    assert len(name) == FRIENDLY_NAME_LIMIT - 7 == 57
     assert name.endswith(" [tlz:3f9a0c12de]")
-    assert name == "x" * 47 + " [tlz:3f9a0c12de]"
+    assert name == "x" * 40 + " [tlz:3f9a0c12de]"
     assert parse_tag(name) == "3f9a0c12de"
+    marked = with_state_mark(name, "5b1c0e")
+    assert len(marked) == FRIENDLY_NAME_LIMIT
+    assert marked == "x" * 40 + " [tlz:3f9a0c12de:5b1c0e]"
+    assert (parse_tag(marked), parse_state_mark(marked)) == ("3f9a0c12de", "5b1c0e")
+    assert without_state_mark(marked) == name
+    assert parse_state_mark(name) is None
+
+
+def test_the_state_mark_is_short_and_follows_the_state() -> None:
+    first = state_mark("file:///a/backend|host|organization/p/dev")
+    assert len(first) == 6 and first != state_mark("file:///b/backend|host|organization/p/dev")
+    assert with_state_mark("Acme [tlz:0123456789]", None) == "Acme [tlz:0123456789]"
+    assert with_state_mark("Acme, edited", first) == "Acme, edited"
 
 
 def test_friendly_name_at_the_limit_is_kept_whole() -> None:
-    human = "y" * 47
+    human = "y" * 40
     assert friendly_name(human, "0123456789") == f"{human} [tlz:0123456789]"
 
 
 def test_friendly_name_trims_whitespace_left_at_the_cut() -> None:
-    human = "a" * 46 + " tail"
-    assert friendly_name(human, "0123456789") == "a" * 46 + " [tlz:0123456789]"
+    human = "a" * 39 + " tail"
+    assert friendly_name(human, "0123456789") == "a" * 39 + " [tlz:0123456789]"
 
 
 def test_friendly_name_with_no_human_part_is_the_tag() -> None:

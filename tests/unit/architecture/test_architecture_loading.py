@@ -14,6 +14,7 @@ from architecture import (
     load_architecture,
     load_config_values,
     load_stack_config,
+    read_stack_yaml,
 )
 from architecture.loading import stack_name_of
 
@@ -218,3 +219,51 @@ def test_load_architecture_errors_carry_every_problem() -> None:
         load_architecture({"style": "isv"}, stack="prod", source="Pulumi config")
     assert caught.value.problems == ("environments: is required",)
     assert str(caught.value).startswith("Pulumi config: 1 problem")
+
+
+# --- one YAML reader, with the rules of the one Pulumi uses (Go's yaml.v3) ------------------
+
+DUPLICATED_SETTING = """\
+config:
+  twilio-landing-zone:collectorUrl: https://hooks.example.com/twilio/status
+  twilio-landing-zone:architecture:
+    style: isv
+    environments: [production]
+    tenants:
+      - key: acme
+        display_name: Acme
+        environment: production
+        services:
+          - use_case: notifications
+            validity_period: 14400
+            validity_period: 3600
+"""
+
+
+def test_a_key_defined_twice_is_refused_in_yaml_v3_words(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(DUPLICATED_SETTING, encoding="utf-8")
+    error = _errors(path)
+    assert list(error.problems) == [
+        'not valid YAML: line 13: mapping key "validity_period" already defined at line 12'
+    ]
+
+
+def test_every_duplicate_is_listed_and_keys_compare_as_written() -> None:
+    text = "a: 1\nb: 2\na: 3\n'1': x\n1: y\nb: 4\n"
+    with pytest.raises(ArchitectureError) as caught:
+        read_stack_yaml(text, "inline")
+    # yaml.v3 compares raw key text: 1 and '1' are the same key to it.
+    assert list(caught.value.problems) == [
+        'not valid YAML: line 3: mapping key "a" already defined at line 1',
+        'not valid YAML: line 6: mapping key "b" already defined at line 2',
+        'not valid YAML: line 5: mapping key "1" already defined at line 4',
+    ]
+
+
+def test_the_same_key_in_different_mappings_is_fine() -> None:
+    assert read_stack_yaml("a: {x: 1}\nb: {x: 2}\nc: [{x: 1}, {x: 2}]\n") == {
+        "a": {"x": 1},
+        "b": {"x": 2},
+        "c": [{"x": 1}, {"x": 2}],
+    }

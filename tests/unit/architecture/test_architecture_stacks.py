@@ -7,10 +7,9 @@ import re
 from collections import Counter
 
 import pytest
-import yaml
 from arch_samples import REPO_ROOT
 
-from architecture import Plan, build_plan, load_stack_config
+from architecture import Plan, build_plan, load_stack_config, read_stack_yaml
 
 STACK_FILES = {
     "dev": REPO_ROOT / "Pulumi.dev.yaml",
@@ -33,7 +32,7 @@ def test_the_stack_file_validates(stack: str) -> None:
 @pytest.mark.parametrize("stack", sorted(STACK_FILES))
 def test_the_stack_file_holds_no_credentials(stack: str) -> None:
     text = STACK_FILES[stack].read_text(encoding="utf-8")
-    config = yaml.safe_load(text)["config"]
+    config = read_stack_yaml(text)["config"]
     assert sorted(config) == [
         "twilio-landing-zone:architecture",
         "twilio-landing-zone:collectorUrl",

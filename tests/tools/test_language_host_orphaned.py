@@ -1,0 +1,94 @@
+"""The project's language host stops, with the program it started, when the CLI that started
+it is killed with SIGKILL (Pulumi starts plugins in process groups of their own, so nothing
+else would stop them)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import grpc
+from pulumi.runtime.proto import language_pb2, language_pb2_grpc
+
+from tests.tools.test_language_host import HOST, program_info
+
+# Stands in for the CLI: starts the host as the CLI does, says where it is, and waits.
+FAKE_CLI = textwrap.dedent(
+    """
+    import subprocess, sys, time
+    host = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, text=True)
+    print(host.pid, host.stdout.readline().strip(), flush=True)
+    time.sleep(600)
+    """
+)
+
+# A program that says who it is, then runs until killed.
+LINGERING_EXECUTOR = textwrap.dedent(
+    """
+    import os, pathlib, sys, time
+    pathlib.Path(os.environ["RECORD_TO"]).write_text(str(os.getpid()))
+    time.sleep(600)
+    """
+)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def _gone_within(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    alive = [pid for pid in pids if _running(pid)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [pid for pid in alive if _running(pid)]
+    return alive
+
+
+def test_host_and_its_program_stop_when_the_cli_is_killed(tmp_path: Path) -> None:
+    executor = tmp_path / "lingering-exec"
+    executor.write_text(LINGERING_EXECUTOR)
+    (tmp_path / "main.py").write_text("0")
+    record = tmp_path / "program.pid"
+    cli = subprocess.Popen(
+        [
+            sys.executable, "-c", FAKE_CLI,
+            sys.executable, str(HOST), "--executor", str(executor), "127.0.0.1:9",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={"RECORD_TO": str(record), "PATH": "/usr/bin:/bin"},
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        host_pid, port = map(int, cli.stdout.readline().split())
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        stub = language_pb2_grpc.LanguageRuntimeStub(channel)
+        run = stub.Run.future(
+            language_pb2.RunRequest(
+                project="p", stack="s", pwd=str(tmp_path), info=program_info(tmp_path, "main.py")
+            )
+        )
+        deadline = time.monotonic() + 20
+        while not record.exists() or not record.read_text():
+            assert time.monotonic() < deadline, "the program never started"
+            time.sleep(0.02)
+        program_pid = int(record.read_text())
+        assert _running(host_pid) and _running(program_pid)
+
+        cli.kill()  # SIGKILL: the CLI gets no chance to stop its plugins
+        cli.wait(timeout=10)
+
+        assert _gone_within([host_pid, program_pid], 2.0) == []
+        assert run.exception(timeout=10) is not None  # the host died mid-RPC
+        channel.close()
+    finally:
+        if cli.poll() is None:
+            cli.kill()
