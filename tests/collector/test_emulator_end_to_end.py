@@ -109,6 +109,23 @@ def _wait_settled(engine: Engine, sids: list[str], timeout: float = 30) -> dict[
         time.sleep(0.05)
 
 
+def _wait_until_some_answered_and_some_to_come(
+    emulator: EmulatorProcess, parent: Client, account_sid: str, sids: list[str]
+) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        answered = [
+            d for sid in sids for d in emulator.callbacks(message_sid=sid) if d["state"] == "delivered"
+        ]
+        if answered:
+            break
+        assert time.monotonic() < deadline, "no callback answered within 30 s"
+        time.sleep(0.01)
+    # The last message sent is the furthest from `delivered` (its lifecycle takes 0.6 s).
+    last = parent.api.v2010.accounts(account_sid).messages(sids[-1]).fetch().status
+    assert last != "delivered", "every message delivered before the kill: the check was too slow"
+
+
 def _events_of(engine: Engine, sid: str) -> list:
     with engine.connect() as connection:
         return connection.execute(
@@ -369,7 +386,9 @@ def test_every_acknowledged_callback_survives_a_killed_collector(
             .sid
             for i in range(20)
         ]
-        time.sleep(0.3)  # some callbacks answered, others on their way
+        # Kill once some callbacks were answered while some messages have not reached
+        # `delivered` yet: their last callbacks meet a dead collector and are retried.
+        _wait_until_some_answered_and_some_to_come(emulator, parent, sub.sid, sids)
         first.process.kill()
         first.process.wait(10)
     answered_before_kill = {
