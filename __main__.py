@@ -13,4 +13,5 @@ plan = build_plan(load_settings())
 landing_zone = LandingZone("landing-zone", LandingZoneArgs(plan=plan))
 
 pulumi.export("tenants", landing_zone.summary())
+pulumi.export("names", landing_zone.name_map())  # SID -> declared names, for the collector
 pulumi.export("api_key_secrets", landing_zone.api_key_secrets())
