@@ -272,9 +272,7 @@ class CollectorApp:
         self.checker = SignatureChecker(config.token_source, directory=self.directory)
         self.directory.on_refresh.append(self._store_friendly_names)
         self.receiver = StatusCallbackReceiver(self.checker, self.writer, config.public_url)
-        self.exporter = MetricsExporter(
-            self.current_names, top_tenants=config.metrics_top_tenants
-        )
+        self.exporter = MetricsExporter(self.current_names, top_tenants=config.metrics_top_tenants)
         self.usage = CachedUsageSource(config.usage_source) if config.usage_source else None
         self.started_at = time.time()
         self._background: set[asyncio.Task] = set()

@@ -92,8 +92,6 @@ def name_map(plan: Plan, tenants: dict[str, Tenant]) -> pulumi.Output[dict[str, 
                 )
     return pulumi.Output.all(*pairs).apply(
         lambda resolved: {
-            sid: entry
-            for sid, entry in resolved
-            if sid and not sid.startswith(_NO_DEFAULT_SERVICE)
+            sid: entry for sid, entry in resolved if sid and not sid.startswith(_NO_DEFAULT_SERVICE)
         }
     )

@@ -58,7 +58,10 @@ def env(emulator: EmulatorProcess) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def collector(database_url: str, env: dict[str, str], workdir: Path) -> Iterator[CollectorProcess]:
-    with collector_process(database_url, env, workdir) as running:
+    # The tests create subaccounts as they go: the parent's list is read every second here
+    # (once a minute by default).
+    args = ("--accounts-refresh", "1")
+    with collector_process(database_url, env, workdir, args) as running:
         yield running
 
 
@@ -83,9 +86,18 @@ class Subaccount:
     number_sid: str
 
 
-def _subaccount(parent: Client, name: str) -> Subaccount:
-    """A subaccount with one SMS number bought for it by the parent."""
+def _subaccount(
+    parent: Client, name: str, collector: CollectorProcess | None = None
+) -> Subaccount:
+    """A subaccount with one SMS number bought for it by the parent; when `collector` is
+    given, returned once that collector's list of the estate holds it."""
+    known_before = collector.health()["estate"]["known_accounts"] if collector else 0
     account = parent.api.v2010.accounts.create(friendly_name=name)
+    if collector is not None:
+        deadline = time.monotonic() + 30
+        while collector.health()["estate"]["known_accounts"] <= known_before:
+            assert time.monotonic() < deadline, "the collector never listed the new subaccount"
+            time.sleep(0.05)
     number = parent.api.v2010.accounts(account.sid).incoming_phone_numbers.create(area_code="415")
     emulator_url = parent.http_client.emulator_url  # type: ignore[attr-defined]
     own = build_client(account.sid, account.auth_token, emulator_url=emulator_url)
@@ -137,7 +149,7 @@ def test_callbacks_signed_with_the_subaccounts_token_are_stored(
     emulator: EmulatorProcess, collector: CollectorProcess, engine: Engine
 ):
     parent = emulator.client()
-    sub = _subaccount(parent, "e2e direct sends")
+    sub = _subaccount(parent, "e2e direct sends", collector)
     sub_sid, number = sub.sid, sub.number
     sent = [
         parent.api.v2010.accounts(sub_sid).messages.create(
@@ -167,7 +179,7 @@ def test_service_callbacks_out_of_order_settle_as_the_emulator_says(
     emulator: EmulatorProcess, collector: CollectorProcess, engine: Engine, database_url, env
 ):
     parent = emulator.client()
-    sub = _subaccount(parent, "e2e service sends")
+    sub = _subaccount(parent, "e2e service sends", collector)
     sub_sid, own = sub.sid, sub.client
     service = own.messaging.v1.services.create(
         friendly_name="notifications", status_callback=collector.status_url
@@ -218,7 +230,7 @@ def test_a_rotated_subaccount_token_keeps_working(
     emulator: EmulatorProcess, collector: CollectorProcess, engine: Engine
 ):
     parent = emulator.client()
-    sub = _subaccount(parent, "e2e rotation")
+    sub = _subaccount(parent, "e2e rotation", collector)
     sub_sid, number = sub.sid, sub.number
     first = parent.api.v2010.accounts(sub_sid).messages.create(
         to="+14155550001", from_=number, body="before", status_callback=collector.status_url
@@ -249,7 +261,7 @@ def test_forged_and_unknown_account_callbacks_are_refused(
     import httpx
 
     parent = emulator.client()
-    sub_sid = _subaccount(parent, "e2e forgery").sid
+    sub_sid = _subaccount(parent, "e2e forgery", collector).sid
     before = collector.health()["answers"].get("403", 0)
     for account, token in ((sub_sid, emulator.auth_token), ("AC" + "9" * 32, emulator.auth_token)):
         params = callback_params(account, message_sid(), "delivered")
@@ -266,7 +278,7 @@ def test_report_spend_comes_from_the_emulators_usage_records(
     emulator: EmulatorProcess, collector: CollectorProcess, engine: Engine, database_url, env
 ):
     parent = emulator.client()
-    sub = _subaccount(parent, "e2e spend")
+    sub = _subaccount(parent, "e2e spend", collector)
     sub_sid, number = sub.sid, sub.number
     sids = [
         parent.api.v2010.accounts(sub_sid)
@@ -318,9 +330,9 @@ def test_several_worker_processes_store_every_callback_once(
     emulator: EmulatorProcess, env: dict[str, str], workdir: Path
 ):
     database_url = f"sqlite:///{workdir / 'workers.db'}"
+    parent = emulator.client()
+    sub = _subaccount(parent, "e2e workers")  # listed by both workers when they start
     with collector_process(database_url, env, workdir, ("--workers", "2")) as collector:
-        parent = emulator.client()
-        sub = _subaccount(parent, "e2e workers")
         sids = [
             parent.api.v2010.accounts(sub.sid)
             .messages.create(

@@ -48,12 +48,14 @@ def test_every_sid_maps_to_its_tenant_use_case_and_logical_name():
                 account.logical_name,
             )
             services = {
-                e.use_case: e for e in entries.values()
+                e.use_case: e
+                for e in entries.values()
                 if e.tenant == account.account_key and e.kind == "service"
             }
             assert set(services) == {s.use_case for s in account.services}
             numbers = [
-                e for e in entries.values()
+                e
+                for e in entries.values()
                 if e.tenant == account.account_key and e.kind == "phone_number"
             ]
             assert len(numbers) == sum(len(s.numbers) for s in account.services)
