@@ -190,6 +190,8 @@ class StatusCallbackReceiver:
             account_sid = account_sid_of(params)
         except MalformedCallback as error:
             return self._reject(400, MALFORMED, str(error))
+        if self.checker.surely_unknown(account_sid):
+            return self._reject(403, "unknown_account", account_sid)
         raw_signature = headers.get(b"x-twilio-signature")
         signature = raw_signature.decode("latin-1") if raw_signature else None
         settings = headers.get(b"x-twilio-webhooks-signature-settings")

@@ -196,6 +196,17 @@ class SignatureChecker:
             and _signed(cached.validator, url, params, signature)
         )
 
+    def surely_unknown(self, account_sid: str) -> bool:
+        """True for an account that is not ours by the estate's last list: refused without a
+        coroutine, a Twilio call, or anything kept (the cheap answer to a flood)."""
+        directory = self.directory
+        return (
+            directory is not None
+            and account_sid not in self._cache
+            and directory.refreshed_at is not None
+            and not directory.is_known(account_sid)
+        )
+
     async def check(
         self,
         url: str,
