@@ -114,8 +114,11 @@ class TenantLabels:
         self.top_tenants = top_tenants
         self.series_budget = series_budget
         self.rebalance_s = rebalance_s
-        # account -> its tally when it got its label: the label counts from there on
+        # account -> what `other` had already shown of it when it got its label: the label
+        # counts the rest, so neither series ever goes down
         self.baselines: dict[str, dict[tuple[str | None, str, str], int]] = {}
+        # each account's counts as of the previous page (what has been shown so far)
+        self.shown: dict[str, dict[tuple[str | None, str, str], int]] = {}
         self._last_totals: dict[str, int] = {}
         self._rebalanced_at = float("-inf")
 
@@ -134,7 +137,7 @@ class TenantLabels:
                 del self.baselines[account]  # its counts from now on, and so far, are `other`
         for account in ranked[: self.top_tenants]:
             if account not in self.baselines:
-                self.baselines[account] = dict(per_account[account])
+                self.baselines[account] = dict(self.shown.get(account, {}))
 
     def _admit_new(self, per_account: Mapping[str, dict]) -> None:
         """Between rebalances, free places go to the busiest accounts waiting."""
@@ -144,7 +147,7 @@ class TenantLabels:
         waiting = [a for a in per_account if a not in self.baselines]
         waiting.sort(key=lambda a: (-sum(per_account[a].values()), a))
         for account in waiting[:free]:
-            self.baselines[account] = dict(per_account[account])
+            self.baselines[account] = dict(self.shown.get(account, {}))
 
 
 class MetricsExporter:
@@ -260,6 +263,7 @@ class MetricsExporter:
                 series[key] = series.get(key, 0) + count
         for key, count in other.items():
             series[key] = series.get(key, 0) + count
+        self.labels.shown = per_account
         for key, count in sorted(series.items()):
             family.add_metric(list(key), count)
         return family

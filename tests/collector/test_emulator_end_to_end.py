@@ -86,9 +86,7 @@ class Subaccount:
     number_sid: str
 
 
-def _subaccount(
-    parent: Client, name: str, collector: CollectorProcess | None = None
-) -> Subaccount:
+def _subaccount(parent: Client, name: str, collector: CollectorProcess | None = None) -> Subaccount:
     """A subaccount with one SMS number bought for it by the parent; when `collector` is
     given, returned once that collector's list of the estate holds it."""
     known_before = collector.health()["estate"]["known_accounts"] if collector else 0
