@@ -151,7 +151,9 @@ class NameMap:
             friendly = self.friendly_names.get(key)
             return Label(name=friendly, source="twilio") if friendly else NO_LABEL
         if grouping == "use_case":
-            return Label(name=key, use_case=key, source="stack")
+            # A use case the map named; a service SID in no map, or none, stays a bare key.
+            named = key in {entry.use_case for entry in self.entries.values()}
+            return Label(name=key, use_case=key, source="stack") if named else NO_LABEL
         return NO_LABEL
 
 

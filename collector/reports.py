@@ -204,7 +204,8 @@ def build_report(
 def _reading_order(row: ReportRow) -> tuple[str, str, str]:
     """Named rows by tenant and use case, then the SIDs nobody named."""
     label = row.label
-    return (label.tenant or label.name or "~" + row.key, label.use_case or "", row.key)
+    who = (label.tenant or label.name or "").casefold()
+    return (who or "~" + row.key, label.use_case or "", row.key)
 
 
 def _key_function(by: str, names: NameMap):

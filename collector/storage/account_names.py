@@ -18,11 +18,8 @@ def save_friendly_names(engine: Engine, names: Mapping[str, str]) -> int:
     if not names:
         return 0
     with engine.begin() as connection:
-        stored = dict(
-            connection.execute(select(account_names.c.account_sid, account_names.c.friendly_name))
-            .tuples()
-            .all()
-        )
+        query = select(account_names.c.account_sid, account_names.c.friendly_name)
+        stored = {sid: name for sid, name in connection.execute(query)}
         changed = {sid: name for sid, name in names.items() if stored.get(sid) != name}
         if not changed:
             return 0
@@ -49,4 +46,4 @@ def save_friendly_names(engine: Engine, names: Mapping[str, str]) -> int:
 def load_friendly_names(engine: Engine) -> dict[str, str]:
     with engine.connect() as connection:
         query = select(account_names.c.account_sid, account_names.c.friendly_name)
-        return dict(connection.execute(query).tuples().all())
+        return {sid: name for sid, name in connection.execute(query)}
