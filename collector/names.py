@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 NAMES_ENV = "COLLECTOR_NAMES"  # files, separated by os.pathsep
 NAMES_OUTPUT = "names"  # the stack output's name
-RECHECK_S = 1.0  # how often the files' modification times are looked at
+RECHECK_S = 0.25  # how often the files' modification times are looked at (a stat each)
 
 Kind = Literal["subaccount", "service", "default_service", "phone_number"]
 
