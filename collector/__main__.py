@@ -216,10 +216,12 @@ def serve(args: argparse.Namespace) -> int:
         print("collector: --accounts-refresh must be at least 1 second", file=sys.stderr)
         return 2
     if args.workers > 1:
-        from collector.app import ALLOW_LIST_ENV
+        from collector.app import ACCOUNTS_REFRESH_ENV, ALLOW_LIST_ENV, TOP_TENANTS_ENV
 
         # Worker processes are started by uvicorn and build their app from the environment.
         os.environ[ALLOW_LIST_ENV] = str(args.allow_list or "")
+        os.environ[ACCOUNTS_REFRESH_ENV] = str(args.accounts_refresh)
+        os.environ[TOP_TENANTS_ENV] = str(args.metrics_top_tenants)
         os.environ[NAMES_ENV] = os.pathsep.join(map(str, _name_files(args)))
         os.environ[DATABASE_URL_ENV] = database_url
         os.environ[STATUS_PATH_ENV] = args.path

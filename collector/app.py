@@ -436,6 +436,8 @@ STATUS_PATH_ENV = "COLLECTOR_STATUS_PATH"
 PUBLIC_URL_ENV = "COLLECTOR_PUBLIC_URL"
 USAGE_ENV = "COLLECTOR_USAGE"
 ALLOW_LIST_ENV = "COLLECTOR_ALLOW_LIST"
+ACCOUNTS_REFRESH_ENV = "COLLECTOR_ACCOUNTS_REFRESH"
+TOP_TENANTS_ENV = "COLLECTOR_METRICS_TOP_TENANTS"
 
 
 def app_from_environment() -> CollectorApp:
@@ -460,5 +462,9 @@ def app_from_environment() -> CollectorApp:
             ),
             names_files=tuple(name_files_from_environment()),
             allow_list=Path(os.environ[ALLOW_LIST_ENV]) if os.environ.get(ALLOW_LIST_ENV) else None,
+            accounts_refresh_s=float(
+                os.environ.get(ACCOUNTS_REFRESH_ENV) or DEFAULT_REFRESH_INTERVAL_S
+            ),
+            metrics_top_tenants=int(os.environ.get(TOP_TENANTS_ENV) or DEFAULT_TOP_TENANTS),
         )
     )

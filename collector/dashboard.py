@@ -78,6 +78,19 @@ def display(row: ReportRow) -> str:
     return " · ".join(parts) if parts else short(row.key)
 
 
+def display_names(rows: list[ReportRow]) -> list[str]:
+    """`display` for each row; rows that would read the same (two tenants with one display
+    name) say which tenant, or which SID, they are."""
+    names = [display(row) for row in rows]
+    seen: dict[str, int] = {}
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+    return [
+        f"{name} [{row.label.tenant or short(row.key)}]" if seen[name] > 1 else name
+        for name, row in zip(names, rows, strict=True)
+    ]
+
+
 def _link(by: str, filters: ReportFilter, **changes: str | None) -> str:
     params = {"by": by, **filters_params(filters)}
     for name, value in changes.items():
@@ -192,12 +205,13 @@ def outcomes_chart(rows: list[ReportRow]) -> str:
         f'<svg role="img" aria-label="outcomes per group" width="{label_width + bar_width + 60}"'
         f' height="{height}" viewBox="0 0 {label_width + bar_width + 60} {height}">'
     ]
+    names = display_names(rows)
     for index, row in enumerate(rows):
         y = 5 + index * row_height
         in_flight = max(0, row.messages - row.delivered - row.undelivered - row.failed)
         parts.append(
             f'<text x="{label_width - 6}" y="{y + 14}" text-anchor="end" font-size="12">'
-            f"<title>{_esc(row.key)}</title>{_esc(display(row))}</text>"
+            f"<title>{_esc(row.key)}</title>{_esc(names[index])}</text>"
         )
         x = float(label_width)
         for (name, colour), count in zip(
@@ -238,11 +252,12 @@ def rate_chart(rows: list[ReportRow]) -> str:
         f'<text x="{guide:.1f}" y="{height - 2}" font-size="10" text-anchor="middle"'
         ' fill="#616e7c">95%</text>',
     ]
+    names = display_names(rows)
     for index, row in enumerate(rows):
         y = 5 + index * row_height
         parts.append(
             f'<text x="{label_width - 6}" y="{y + 14}" text-anchor="end" font-size="12">'
-            f"<title>{_esc(row.key)}</title>{_esc(display(row))}</text>"
+            f"<title>{_esc(row.key)}</title>{_esc(names[index])}</text>"
         )
         if row.delivery_rate is None:
             parts.append(

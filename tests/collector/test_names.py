@@ -256,3 +256,19 @@ def test_check_thresholds_from_a_config_file_and_one_line_for_bad_input(
     config.write_text("min_delivery_rate: 95\nthreshold: {a: 1}\n")
     typo = collector_cli(["check", "--config", str(config), "--db", url], ENV)
     assert typo.returncode == 2 and "threshold: Extra inputs are not permitted" in typo.stderr
+
+
+def test_the_dashboard_labels_bars_rows_and_filters_with_names(url: str, names_path: Path):
+    from collector.dashboard import render_page
+    from collector.reports import ReportFilter
+
+    engine = create_database_engine(url)
+    names = NameMapFiles([names_path]).current().with_friendly_names({OTHER_SUB_SID: "Harbor"})
+    page = render_page(engine, "service", ReportFilter(), None, names)
+    engine.dispose()
+    # Chart labels read as names; the SID is the tooltip and the table's key column.
+    assert f"<title>{SERVICE_SID}</title>Bayside Dental · notifications</text>" in page
+    assert f'<td data-column="key">{SERVICE_SID}</td>' in page
+    assert '<td data-column="display_name">Bayside Dental</td>' in page
+    assert f'data-value="{SUB_SID}" title="{SUB_SID}">Bayside Dental</a>' in page
+    assert 'data-group="tenant"' in page and 'data-group="use_case"' in page
