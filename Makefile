@@ -20,6 +20,9 @@ export PULUMI_HOME ?= $(CURDIR)/.state/pulumi-home
 export TWILIO_EMULATOR_URL ?= http://127.0.0.1:$(EMULATOR_PORT)
 
 COLLECTOR_PORT ?= 4020
+# The stack's name map (`pulumi stack output --json`), written by the demo after `up`: the
+# collector names report rows with it and accepts its subaccounts' callbacks at once.
+export COLLECTOR_NAMES ?= $(CURDIR)/.state/names-$(STACK).json
 
 .PHONY: help setup demo stop test lint emulator collector stack policy-check bench reliability
 

@@ -20,4 +20,5 @@ state_mark = current_state_mark(pulumi.get_organization(), plan.project, plan.st
 landing_zone = LandingZone("landing-zone", LandingZoneArgs(plan=plan, state_mark=state_mark))
 
 pulumi.export("tenants", landing_zone.summary())
+pulumi.export("names", landing_zone.name_map())  # SID -> declared names, for the collector
 pulumi.export("api_key_secrets", landing_zone.api_key_secrets())

@@ -17,12 +17,15 @@ same `store_events`. The load generator is an asyncio HTTP/1.1 client in this pr
 keep-alive connection per unit of concurrency and requests signed before the clock starts; it
 shares the machine's cores with the receiver, so its own CPU use is reported. Each run is bounded
 by a count and a time limit, sends only to loopback, and checks that rows stored == 2xx answers.
+While the collector is measured, its `/metrics` is scraped once a second, as Prometheus would
+(`--no-scrape` to leave it alone); scrapes and their mean time are reported.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -31,7 +34,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,6 +266,8 @@ class LevelResult:
     commit_ms: float | None = None  # and the mean time in COMMIT (the fsync)
     lost: int = 0  # over every round: 2xx answers whose row is missing
     rounds: list[int] = field(default_factory=list)  # events/s of each round
+    scrapes: int = 0  # GET /metrics during the run
+    scrape_ms: float | None = None  # their mean duration
 
     @property
     def rate(self) -> float:
@@ -369,16 +376,48 @@ def _wait_listening(port: int, process: subprocess.Popen, timeout: float = 30.0)
     raise RuntimeError("receiver did not start")
 
 
+class MetricsScraper:
+    """GET /metrics every `interval` seconds in a thread, as a Prometheus server would."""
+
+    def __init__(self, port: int, interval: float = 1.0) -> None:
+        self.url = f"http://127.0.0.1:{port}/metrics"
+        self.interval = interval
+        self.durations: list[float] = []
+        self.failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="metrics-scraper", daemon=True)
+
+    def __enter__(self) -> MetricsScraper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            started = time.perf_counter()
+            try:
+                with urllib.request.urlopen(self.url, timeout=10) as answer:
+                    answer.read()
+            except OSError:
+                self.failures += 1
+                continue
+            self.durations.append(time.perf_counter() - started)
+
+
 class Receiver:
     """One receiver's server process, its database, and the runs measured against it."""
 
-    def __init__(self, name: str, workdir: Path, tag: int) -> None:
+    def __init__(self, name: str, workdir: Path, tag: int, scrape: bool = True) -> None:
         self.name = name
         self.database_url = f"sqlite:///{workdir / (name + '.db')}"
         self.port = _free_port()
         self.durable = name != "http-floor"
         self.tag = tag
         self.runs = 0
+        self.scrape = scrape and name in GROUP_COMMIT
         env = {**os.environ, TOKENS_ENV: json.dumps(ACCOUNTS)}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         command = [sys.executable, "-m", "bench.collector_load", "serve", name]
@@ -398,9 +437,11 @@ class Receiver:
         before_rows = _stored(self.database_url) if self.durable else 0
         before_cpu = _process_cpu(self.process.pid)
         before_writer = _writer_stats(self.port) if writer else None
-        sent, statuses, latencies, elapsed, loader_cpu = asyncio.run(
-            drive(self.port, payloads, concurrency, seconds)
-        )
+        scraper = MetricsScraper(self.port) if self.scrape else contextlib.nullcontext()
+        with scraper:
+            sent, statuses, latencies, elapsed, loader_cpu = asyncio.run(
+                drive(self.port, payloads, concurrency, seconds)
+            )
         server_cpu = _process_cpu(self.process.pid) - before_cpu
         ok = sum(n for status, n in statuses.items() if 200 <= status < 300)
         result = LevelResult(
@@ -415,6 +456,12 @@ class Receiver:
             loader_cpu=loader_cpu / elapsed,
             server_cpu=server_cpu / elapsed,
         )
+        if isinstance(scraper, MetricsScraper):
+            if scraper.failures:
+                raise RuntimeError(f"{scraper.failures} scrapes of /metrics failed")
+            result.scrapes = len(scraper.durations)
+            if scraper.durations:
+                result.scrape_ms = sum(scraper.durations) / len(scraper.durations) * 1e3
         if before_writer is not None:
             after = _writer_stats(self.port)
             result.batches = after["commits"] - before_writer["commits"]
@@ -438,11 +485,14 @@ def run(
     events: int,
     seconds: float,
     rounds: int,
+    scrape: bool = True,
 ) -> list[LevelResult]:
     """Every receiver at every level, `rounds` times, taking turns: a burst of load from
     elsewhere on this shared machine then hits all receivers alike, not one of them. Each
     (receiver, level) keeps its median round by rate."""
-    receivers = [Receiver(name, workdir, (index + 1) << 16) for index, name in enumerate(names)]
+    receivers = [
+        Receiver(name, workdir, (index + 1) << 16, scrape) for index, name in enumerate(names)
+    ]
     try:
         for receiver in receivers:
             receiver.warm_up()
@@ -457,6 +507,7 @@ def run(
                 median = runs[len(runs) // 2]
                 median.lost = sum(r.ok - r.stored for r in runs if r.stored is not None)
                 median.rounds = [round(r.rate) for r in measured[receiver.name]]
+                median.scrapes = sum(r.scrapes for r in measured[receiver.name])
                 results.append(median)
         return results
     finally:
@@ -499,10 +550,16 @@ def render(results: list[LevelResult]) -> str:
             if group is None:
                 continue
             ratio = group.rate / best.rate if best.rate else float("inf")
+            scraped = (
+                f"; /metrics scraped {group.scrapes}x over its rounds, {group.scrape_ms:.1f} ms"
+                " each"
+                if group.scrapes and group.scrape_ms is not None
+                else ""
+            )
             lines.append(
                 f"concurrency {concurrency:>2}: {name} {group.rate:,.0f}/s vs best naive "
                 f"({best.receiver}) {best.rate:,.0f}/s = {ratio:.1f}x; p99 "
-                f"{group.percentile(0.99):.2f} ms vs {best.percentile(0.99):.2f} ms"
+                f"{group.percentile(0.99):.2f} ms vs {best.percentile(0.99):.2f} ms{scraped}"
             )
     return "\n".join(lines)
 
@@ -531,6 +588,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="runs per receiver and level")
     parser.add_argument("--receivers", default=",".join(RECEIVERS))
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument(
+        "--no-scrape", action="store_true", help="do not scrape the collector's /metrics"
+    )
     args = parser.parse_args(argv)
     if args.command == "serve":
         serve(args.receiver, args.database_url, args.port)
@@ -551,7 +611,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="collector-load-") as scratch:
-        results = run(receivers, Path(scratch), levels, args.events, args.seconds, args.rounds)
+        results = run(
+            receivers,
+            Path(scratch),
+            levels,
+            args.events,
+            args.seconds,
+            args.rounds,
+            scrape=not args.no_scrape,
+        )
     print(render(results))
     if args.json:
         Path(args.json).write_text(
@@ -570,6 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "server_cpu": round(r.server_cpu, 3),
                         "lost": r.lost,
                         "rounds_events_per_s": r.rounds,
+                        "metrics_scrapes": r.scrapes,
                     }
                     for r in results
                 ],

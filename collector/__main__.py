@@ -1,4 +1,4 @@
-"""`python -m collector serve | report | export | migrate | wait`.
+"""`python -m collector serve | report | check | export | migrate | wait`.
 
 Credentials, as for the providers: `TWILIO_ACCOUNT_SID` / `TWILIO_AUTH_TOKEN` (the parent
 account), else the local emulator at `TWILIO_EMULATOR_URL` with its development credentials.
@@ -14,13 +14,19 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
+from collector.accounts import DEFAULT_REFRESH_INTERVAL_S
+from collector.alerts import CHECK_GROUPINGS, CheckError, load_check_config, run_check
 from collector.app import DEFAULT_STATUS_PATH, CollectorConfig, build_app
 from collector.export import EXPORT_FORMATS, export_events
+from collector.metrics import DEFAULT_TOP_TENANTS
+from collector.names import NAMES_ENV, NameMap, NameMapFiles, name_files_from_environment
 from collector.reports import FORMATS, GROUPINGS, ReportFilter, build_report, render
 from collector.statuses import FINAL_STATUSES
+from collector.storage.account_names import load_friendly_names
 from collector.storage.database import (
     DATABASE_URL_ENV,
     DEFAULT_DATABASE_URL,
@@ -47,6 +53,30 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_names(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--names",
+        metavar="FILE",
+        action="append",
+        type=Path,
+        help="name map: a file written by `pulumi stack output --json` (repeat for several "
+        f"stacks; default: ${NAMES_ENV}, {os.pathsep}-separated)",
+    )
+
+
+def _name_files(args: argparse.Namespace) -> list[Path]:
+    return list(args.names) if args.names else name_files_from_environment()
+
+
+def _names(args: argparse.Namespace, engine: Engine) -> NameMap:
+    """The name maps, with the estate's FriendlyNames the serving collector stored."""
+    files = NameMapFiles(_name_files(args))
+    names = files.current()
+    for problem in files.problems:
+        print(f"collector: {problem}", file=sys.stderr)
+    return names.with_friendly_names(load_friendly_names(engine))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m collector", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -70,9 +100,30 @@ def build_parser() -> argparse.ArgumentParser:
         "the write lock with smaller batches: on a 2-core host 2 workers answer no more than 1 "
         "(bench/collector_load.py); more pays with PostgreSQL or more cores",
     )
+    serve.add_argument(
+        "--allow-list",
+        metavar="FILE",
+        type=Path,
+        help="account SIDs accepted besides the parent's subaccounts (one a line)",
+    )
+    serve.add_argument(
+        "--accounts-refresh",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_REFRESH_INTERVAL_S,
+        help="how often the parent's subaccount list is read (default: once a minute)",
+    )
+    serve.add_argument(
+        "--metrics-top-tenants",
+        metavar="N",
+        type=int,
+        default=DEFAULT_TOP_TENANTS,
+        help="tenants with a label of their own on /metrics; the others are 'other'",
+    )
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--access-log", action="store_true")
     _add_db(serve)
+    _add_names(serve)
 
     report = commands.add_parser("report", help="delivery report")
     report.add_argument("--by", choices=GROUPINGS, default="account")
@@ -83,11 +134,25 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--sender", help="only this sender")
     report.add_argument("--day", help="only this UTC day (YYYY-MM-DD)")
     _add_db(report)
+    _add_names(report)
+
+    check = commands.add_parser(
+        "check", help="exit 1 naming the groups whose delivery rate is below a threshold"
+    )
+    check.add_argument("--min-delivery-rate", type=float, metavar="PERCENT")
+    check.add_argument("--window", metavar="DURATION", help="e.g. 15m, 1h, 1d (default 1h)")
+    check.add_argument("--by", choices=CHECK_GROUPINGS)
+    check.add_argument("--min-messages", type=int, metavar="N", help="settled, to be judged")
+    check.add_argument("--config", type=Path, metavar="FILE", help="thresholds (YAML or JSON)")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    _add_db(check)
+    _add_names(check)
 
     export = commands.add_parser("export", help="dump every stored callback")
     export.add_argument("--format", choices=EXPORT_FORMATS, required=True)
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
     _add_db(export)
+    _add_names(export)
 
     migrate_cmd = commands.add_parser("migrate", help="bring the database schema up to date")
     _add_db(migrate_cmd)
@@ -147,8 +212,17 @@ def serve(args: argparse.Namespace) -> int:
         "timeout_graceful_shutdown": 30,
     }
     tune_for_serving()
+    if args.accounts_refresh < 1:
+        print("collector: --accounts-refresh must be at least 1 second", file=sys.stderr)
+        return 2
     if args.workers > 1:
+        from collector.app import ACCOUNTS_REFRESH_ENV, ALLOW_LIST_ENV, TOP_TENANTS_ENV
+
         # Worker processes are started by uvicorn and build their app from the environment.
+        os.environ[ALLOW_LIST_ENV] = str(args.allow_list or "")
+        os.environ[ACCOUNTS_REFRESH_ENV] = str(args.accounts_refresh)
+        os.environ[TOP_TENANTS_ENV] = str(args.metrics_top_tenants)
+        os.environ[NAMES_ENV] = os.pathsep.join(map(str, _name_files(args)))
         os.environ[DATABASE_URL_ENV] = database_url
         os.environ[STATUS_PATH_ENV] = args.path
         os.environ[PUBLIC_URL_ENV] = args.public_url or ""
@@ -163,6 +237,10 @@ def serve(args: argparse.Namespace) -> int:
         status_path=args.path,
         public_url=args.public_url,
         usage_source=None if args.no_usage else TwilioUsageSource(token_source.session),
+        names_files=tuple(_name_files(args)),
+        allow_list=args.allow_list,
+        accounts_refresh_s=args.accounts_refresh,
+        metrics_top_tenants=args.metrics_top_tenants,
     )
     uvicorn.run(build_app(config), **options)
     return 0
@@ -184,10 +262,38 @@ def report(args: argparse.Namespace) -> int:
     )
     engine = create_database_engine(url)
     try:
-        sys.stdout.write(render(build_report(engine, args.by, filters, usage), args.format))
+        names = _names(args, engine)
+        sys.stdout.write(render(build_report(engine, args.by, filters, usage, names), args.format))
     finally:
         engine.dispose()
     return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    from collector.alerts import render_json, render_text
+
+    try:
+        config = load_check_config(
+            args.config,
+            {
+                "min_delivery_rate": args.min_delivery_rate,
+                "window": args.window,
+                "by": args.by,
+                "min_messages": args.min_messages,
+            },
+        )
+    except CheckError as error:
+        print(f"collector check: {error}", file=sys.stderr)
+        return 2
+    url = _database_url(args)
+    migrate(url)
+    engine = create_database_engine(url)
+    try:
+        result = run_check(engine, config, _names(args, engine))
+    finally:
+        engine.dispose()
+    sys.stdout.write(render_json(result) if args.format == "json" else render_text(result))
+    return 0 if result.ok else 1
 
 
 def export(args: argparse.Namespace) -> int:
@@ -195,11 +301,12 @@ def export(args: argparse.Namespace) -> int:
     migrate(url)
     engine = create_database_engine(url)
     try:
+        names = _names(args, engine)
         if args.output:
             with open(args.output, "w", encoding="utf-8", newline="") as out:
-                count = export_events(engine, args.format, out)
+                count = export_events(engine, args.format, out, names)
         else:
-            count = export_events(engine, args.format, sys.stdout)
+            count = export_events(engine, args.format, sys.stdout, names)
     finally:
         engine.dispose()
     print(f"exported {count} events", file=sys.stderr)
@@ -250,6 +357,7 @@ def wait(args: argparse.Namespace) -> int:
 COMMANDS = {
     "serve": serve,
     "report": report,
+    "check": check,
     "export": export,
     "migrate": migrate_command,
     "wait": wait,

@@ -21,14 +21,22 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
 
 from collector import dashboard
+from collector.accounts import DEFAULT_REFRESH_INTERVAL_S, AccountDirectory, EstateAccount
 from collector.events import (
     MAX_BODY_BYTES,
     MalformedCallback,
@@ -36,8 +44,11 @@ from collector.events import (
     parse_form,
     status_event_from,
 )
+from collector.metrics import DEFAULT_TOP_TENANTS, DeliveryMetrics, MetricsExporter, Snapshot
+from collector.names import NameMap, NameMapFiles
 from collector.reports import GROUPINGS, ReportFilter, build_report
 from collector.signatures import SignatureChecker, TokenLookupError, TokenSource, Verdict
+from collector.storage.account_names import save_friendly_names
 from collector.storage.database import create_database_engine, describe_url
 from collector.storage.migrations import migrate
 from collector.storage.writer import GroupCommitWriter, WriterStopped
@@ -73,12 +84,49 @@ class CollectorConfig:
     public_url: str | None = None
     usage_source: UsageSource | None = None
     max_batch: int = 512
+    # Name maps (`pulumi stack output --json` files), re-read when they change.
+    names_files: tuple[Path, ...] = ()
+    # Accounts accepted besides the parent's subaccount list: one SID a line.
+    allow_list: Path | None = None
+    accounts_refresh_s: float = DEFAULT_REFRESH_INTERVAL_S
+    metrics_top_tenants: int = DEFAULT_TOP_TENANTS
 
 
 @dataclass
 class ReceiverCounters:
     answers: Counter[int] = field(default_factory=Counter)
-    rejections: Counter[str] = field(default_factory=Counter)
+    rejections: Counter[str] = field(default_factory=Counter)  # by a reason of REASONS
+
+
+# Refusal reasons: a fixed set, so counters and metric labels stay bounded whatever is sent.
+NOT_FORM, MALFORMED = "not_form", "malformed"
+TOKEN_UNAVAILABLE, NOT_STORED = "token_unavailable", "not_stored"
+_VERDICT_REASONS = {
+    Verdict.UNSIGNED: "unsigned",
+    Verdict.FORGED: "forged",
+    Verdict.UNKNOWN_ACCOUNT: "unknown_account",
+    Verdict.UNSUPPORTED_SCHEME: "unsupported_signature",
+}
+REJECTION_LOG_INTERVAL_S = 10.0
+
+
+class _RejectionLog:
+    """One log line per reason per interval, with how many were not logged: a flood of
+    forged requests must not become a flood of log lines."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self._quiet: Counter[str] = Counter()
+
+    def note(self, status: int, reason: str, detail: str) -> None:
+        now = time.monotonic()
+        if now - self._last.get(reason, float("-inf")) < REJECTION_LOG_INTERVAL_S:
+            self._quiet[reason] += 1
+            return
+        self._last[reason] = now
+        quiet = self._quiet.pop(reason, 0)
+        more = f" ({quiet} more since the last line)" if quiet else ""
+        log.info("answered %d: %s: %s%s", status, reason, detail, more)
 
 
 def _response(status: int, body: bytes = b"") -> tuple[dict, dict]:
@@ -108,6 +156,8 @@ class StatusCallbackReceiver:
         self.writer = writer
         self.public_url = public_url.rstrip("/") if public_url else None
         self.counters = ReceiverCounters()
+        self.metrics = DeliveryMetrics()
+        self._rejection_log = _RejectionLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         status = await self._handle(scope, receive)
@@ -134,12 +184,14 @@ class StatusCallbackReceiver:
         headers = {name: value for name, value in scope["headers"] if name in _WANTED_HEADERS}
         content_type = headers.get(b"content-type", _FORM_TYPE).split(b";")[0].strip().lower()
         if content_type != _FORM_TYPE:
-            return self._reject(400, "not a form body")
+            return self._reject(400, NOT_FORM, "not a form body")
         try:
             params = parse_form(await _read_body(receive))
             account_sid = account_sid_of(params)
         except MalformedCallback as error:
-            return self._reject(400, str(error))
+            return self._reject(400, MALFORMED, str(error))
+        if self.checker.surely_unknown(account_sid):
+            return self._reject(403, "unknown_account", account_sid)
         raw_signature = headers.get(b"x-twilio-signature")
         signature = raw_signature.decode("latin-1") if raw_signature else None
         settings = headers.get(b"x-twilio-webhooks-signature-settings")
@@ -159,9 +211,9 @@ class StatusCallbackReceiver:
                 )
             except TokenLookupError as error:
                 log.warning("cannot check a callback of %s: %s", account_sid, error)
-                return self._reject(503, "token lookup failed")
+                return self._reject(503, TOKEN_UNAVAILABLE, "token lookup failed")
             if verdict is not Verdict.VALID:
-                return self._reject(403, f"{verdict.value} ({account_sid})")
+                return self._reject(403, _VERDICT_REASONS[verdict], account_sid)
         try:
             idempotency = headers.get(b"i-twilio-idempotency-token")
             event = status_event_from(
@@ -170,17 +222,19 @@ class StatusCallbackReceiver:
                 account_sid=account_sid,
             )
         except MalformedCallback as error:
-            return self._reject(400, str(error))
+            return self._reject(400, MALFORMED, str(error))
+        handed_over = time.perf_counter()
         try:
             await self.writer.submit(event)
         except WriterStopped as error:
             log.warning("event of %s not stored: %s", event.message_sid, error)
-            return self._reject(503, "not stored")
+            return self._reject(503, NOT_STORED, "not stored")
+        self.metrics.stored(event, time.perf_counter() - handed_over)
         return 200
 
-    def _reject(self, status: int, reason: str) -> int:
-        self.counters.rejections[reason.split(" (")[0]] += 1
-        log.info("answered %d: %s", status, reason)
+    def _reject(self, status: int, reason: str, detail: str) -> int:
+        self.counters.rejections[reason] += 1
+        self._rejection_log.note(status, reason, detail)
         return status
 
 
@@ -210,15 +264,26 @@ class CollectorApp:
             create_database_engine(config.database_url, sqlite_begin="IMMEDIATE"),
             max_batch=config.max_batch,
         )
-        self.checker = SignatureChecker(config.token_source)
+        self.names = NameMapFiles(config.names_files)
+        self.directory = AccountDirectory(
+            config.token_source,
+            allow_list=config.allow_list,
+            extra_known=self.names.account_sids,
+            refresh_interval=config.accounts_refresh_s,
+        )
+        self.checker = SignatureChecker(config.token_source, directory=self.directory)
+        self.directory.on_refresh.append(self._store_friendly_names)
         self.receiver = StatusCallbackReceiver(self.checker, self.writer, config.public_url)
+        self.exporter = MetricsExporter(self.current_names, top_tenants=config.metrics_top_tenants)
         self.usage = CachedUsageSource(config.usage_source) if config.usage_source else None
         self.started_at = time.time()
+        self._background: set[asyncio.Task] = set()
         self.web = Starlette(
             routes=[
                 Route("/", lambda request: RedirectResponse("/dashboard")),
                 Route("/dashboard", self.dashboard_page),
                 Route("/api/report", self.report_json),
+                Route("/metrics", self.metrics),
                 Route("/healthz", self.health),
                 Route(
                     config.status_path, self.method_not_allowed, methods=["GET", "PUT", "DELETE"]
@@ -241,20 +306,64 @@ class CollectorApp:
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         await asyncio.to_thread(migrate, self.config.database_url)
         self.writer.start()
+        # The estate is known before the first callback is answered (its first list).
+        await self.directory.refresh_async()
+        refresher = asyncio.ensure_future(self._refresh_periodically())
         log.info(
-            "collector ready: POST %s, database %s",
+            "collector ready: POST %s, database %s, %d accounts of the estate known",
             self.config.status_path,
             describe_url(self.config.database_url),
+            self.directory.size,
         )
         try:
             yield
         finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+            for task in list(self._background):
+                with contextlib.suppress(Exception):
+                    await task
             # In-flight requests have been answered by now; commit whatever is still queued.
             await self.writer.aclose()
             self.writer.engine.dispose()
             self.reader_engine.dispose()
 
+    async def _refresh_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.directory.refresh_interval)
+            await self.directory.refresh_async()
+
+    def _store_friendly_names(self, accounts: list[EstateAccount]) -> None:
+        """Keep the estate's FriendlyNames in the database for offline reports."""
+        names = {a.sid: a.friendly_name for a in accounts if a.friendly_name}
+        task = asyncio.ensure_future(
+            asyncio.to_thread(save_friendly_names, self.reader_engine, names)
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_failure)
+
+    def current_names(self) -> NameMap:
+        return self.names.current().with_friendly_names(self.directory.friendly_names())
+
     # --- Starlette routes -------------------------------------------------------------------
+
+    async def metrics(self, request: Request) -> Response:
+        counters = self.receiver.counters
+        snapshot = Snapshot(
+            answers=counters.answers.copy(),
+            refusals=counters.rejections.copy(),
+            tally=dict(self.receiver.metrics.tally),
+            latency=self.receiver.metrics.latency.snapshot(),
+            known_accounts=self.directory.size,
+            twilio_requests={
+                "account_list": self.directory.list_calls,
+                "account_fetch": self.checker.reads,
+            },
+        )
+        page = await asyncio.to_thread(self.exporter.render, snapshot)
+        return Response(page, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     async def method_not_allowed(self, request: Request) -> PlainTextResponse:
         return PlainTextResponse("status callbacks are POSTed\n", status_code=405)
@@ -269,6 +378,12 @@ class CollectorApp:
                 "uptime_s": round(time.time() - self.started_at, 3),
                 "answers": {str(code): n for code, n in sorted(counters.answers.items())},
                 "rejections": dict(counters.rejections),
+                "estate": {
+                    "known_accounts": self.directory.size,
+                    "account_lists": self.directory.list_calls,
+                    "failed_lists": self.directory.failed_refreshes,
+                    "token_reads": self.checker.reads,
+                },
                 "writer": {
                     "commits": stats.commits,
                     "events": stats.events,
@@ -294,13 +409,15 @@ class CollectorApp:
 
     async def report_json(self, request: Request) -> JSONResponse:
         by, filters = self._query(request)
-        report = await asyncio.to_thread(build_report, self.reader_engine, by, filters, self.usage)
+        report = await asyncio.to_thread(
+            build_report, self.reader_engine, by, filters, self.usage, self.current_names()
+        )
         return JSONResponse(report.to_dict())
 
     async def dashboard_page(self, request: Request) -> HTMLResponse:
         by, filters = self._query(request)
         page = await asyncio.to_thread(
-            dashboard.render_page, self.reader_engine, by, filters, self.usage
+            dashboard.render_page, self.reader_engine, by, filters, self.usage, self.current_names()
         )
         return HTMLResponse(page)
 
@@ -309,15 +426,24 @@ def build_app(config: CollectorConfig) -> CollectorApp:
     return CollectorApp(config)
 
 
+def _log_failure(task: asyncio.Future) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("FriendlyNames not stored: %s", task.exception())
+
+
 # `serve --workers N` starts N processes that each build the app from the environment.
 STATUS_PATH_ENV = "COLLECTOR_STATUS_PATH"
 PUBLIC_URL_ENV = "COLLECTOR_PUBLIC_URL"
 USAGE_ENV = "COLLECTOR_USAGE"
+ALLOW_LIST_ENV = "COLLECTOR_ALLOW_LIST"
+ACCOUNTS_REFRESH_ENV = "COLLECTOR_ACCOUNTS_REFRESH"
+TOP_TENANTS_ENV = "COLLECTOR_METRICS_TOP_TENANTS"
 
 
 def app_from_environment() -> CollectorApp:
     """The app as `serve` configures it, from COLLECTOR_* variables (uvicorn's worker
     processes import this factory by name)."""
+    from collector.names import name_files_from_environment
     from collector.signatures import TwilioTokenSource
     from collector.storage.database import DATABASE_URL_ENV, DEFAULT_DATABASE_URL
     from collector.usage import TwilioUsageSource
@@ -334,5 +460,11 @@ def app_from_environment() -> CollectorApp:
                 if os.environ.get(USAGE_ENV, "1") != "0"
                 else None
             ),
+            names_files=tuple(name_files_from_environment()),
+            allow_list=Path(os.environ[ALLOW_LIST_ENV]) if os.environ.get(ALLOW_LIST_ENV) else None,
+            accounts_refresh_s=float(
+                os.environ.get(ACCOUNTS_REFRESH_ENV) or DEFAULT_REFRESH_INTERVAL_S
+            ),
+            metrics_top_tenants=int(os.environ.get(TOP_TENANTS_ENV) or DEFAULT_TOP_TENANTS),
         )
     )

@@ -1,5 +1,8 @@
 """The HTML dashboard: the report as tiles, hand-drawn SVG charts and a table, with filters.
 
+Rows, chart bars and filters carry the names the stack declared (`collector.names`); the SID
+is in the table's key column and in every tooltip.
+
 Server-rendered, no scripts and nothing from a CDN (the machines have no internet): a filter is
 a link, so every view has a URL that can be shared and is the same page a test clicks to.
 """
@@ -13,14 +16,17 @@ from urllib.parse import urlencode
 
 from sqlalchemy import Engine, select
 
+from collector.names import NameMap
 from collector.reports import (
     COLUMNS,
     GROUPINGS,
+    LABEL_TITLES,
     Report,
     ReportFilter,
     ReportRow,
     build_report,
     cell,
+    label_columns,
 )
 from collector.storage.schema import messages
 from collector.usage import UsageSource
@@ -30,6 +36,8 @@ GROUP_TITLES = {
     "service": "messaging service",
     "sender": "sender",
     "day": "day",
+    "tenant": "tenant",
+    "use_case": "use case",
 }
 OUTCOME_COLOURS = (
     ("delivered", "var(--delivered)"),
@@ -60,6 +68,29 @@ def short(key: str) -> str:
     return key
 
 
+def display(row: ReportRow) -> str:
+    """A row's readable name: display name (or tenant) and use case, else the short key."""
+    label = row.label
+    who = label.display_name or label.tenant or label.name
+    parts = [part for part in (who, label.use_case) if part]
+    if label.use_case and label.use_case == who:
+        parts = [who]
+    return " · ".join(parts) if parts else short(row.key)
+
+
+def display_names(rows: list[ReportRow]) -> list[str]:
+    """`display` for each row; rows that would read the same (two tenants with one display
+    name) say which tenant, or which SID, they are."""
+    names = [display(row) for row in rows]
+    seen: dict[str, int] = {}
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+    return [
+        f"{name} [{row.label.tenant or short(row.key)}]" if seen[name] > 1 else name
+        for name, row in zip(names, rows, strict=True)
+    ]
+
+
 def _link(by: str, filters: ReportFilter, **changes: str | None) -> str:
     params = {"by": by, **filters_params(filters)}
     for name, value in changes.items():
@@ -77,12 +108,19 @@ def filters_params(filters: ReportFilter) -> dict[str, str]:
         "sender": "sender",
         "day": "day",
     }
-    return {names[key]: value for key, value in filters.active().items()}
+    return {names[key]: value for key, value in filters.active().items() if key in names}
 
 
 def _chips(
-    label: str, name: str, current: str | None, values: list[str], by: str, filters: ReportFilter
+    label: str,
+    name: str,
+    current: str | None,
+    values: list[str],
+    by: str,
+    filters: ReportFilter,
+    titles: dict[str, str] | None = None,
 ) -> str:
+    titles = titles or {}
     chips = [
         f'<a href="{_esc(_link(by, filters, **{name: None}))}" data-filter="{name}" data-value=""'
         f"{_active(current is None)}>all</a>"
@@ -91,7 +129,8 @@ def _chips(
         active = _active(value == current)
         chips.append(
             f'<a href="{_esc(_link(by, filters, **{name: value}))}" data-filter="{name}"'
-            f' data-value="{_esc(value)}" title="{_esc(value)}"{active}>{_esc(short(value))}</a>'
+            f' data-value="{_esc(value)}" title="{_esc(value)}"{active}>'
+            f"{_esc(titles.get(value) or short(value))}</a>"
         )
     return (
         f'<nav aria-label="{_esc(label)}"><span class="label">{_esc(label)}</span>'
@@ -99,16 +138,29 @@ def _chips(
     )
 
 
-def _navigation(report: Report, accounts: list[str], days: list[str]) -> str:
+def _navigation(
+    report: Report, accounts: list[str], days: list[str], names: NameMap | None = None
+) -> str:
     tabs = [
         f'<a href="{_esc(_link(g, report.filters))}" data-group="{g}"'
         f"{_active(g == report.by)}>by {GROUP_TITLES[g]}</a>"
         for g in GROUPINGS
     ]
     parts = [f'<nav aria-label="group by"><span class="label">group</span>{"".join(tabs)}</nav>']
+    account_titles = {}
+    for sid in accounts:
+        label = (names or NameMap()).label("account", sid)
+        if label.display_name or label.tenant or label.name:
+            account_titles[sid] = label.display_name or label.tenant or label.name or sid
     parts.append(
         _chips(
-            "subaccount", "account", report.filters.account_sid, accounts, report.by, report.filters
+            "subaccount",
+            "account",
+            report.filters.account_sid,
+            accounts,
+            report.by,
+            report.filters,
+            account_titles,
         )
     )
     parts.append(_chips("day", "day", report.filters.day, days, report.by, report.filters))
@@ -153,12 +205,13 @@ def outcomes_chart(rows: list[ReportRow]) -> str:
         f'<svg role="img" aria-label="outcomes per group" width="{label_width + bar_width + 60}"'
         f' height="{height}" viewBox="0 0 {label_width + bar_width + 60} {height}">'
     ]
+    names = display_names(rows)
     for index, row in enumerate(rows):
         y = 5 + index * row_height
         in_flight = max(0, row.messages - row.delivered - row.undelivered - row.failed)
         parts.append(
             f'<text x="{label_width - 6}" y="{y + 14}" text-anchor="end" font-size="12">'
-            f"<title>{_esc(row.key)}</title>{_esc(short(row.key))}</text>"
+            f"<title>{_esc(row.key)}</title>{_esc(names[index])}</text>"
         )
         x = float(label_width)
         for (name, colour), count in zip(
@@ -199,11 +252,12 @@ def rate_chart(rows: list[ReportRow]) -> str:
         f'<text x="{guide:.1f}" y="{height - 2}" font-size="10" text-anchor="middle"'
         ' fill="#616e7c">95%</text>',
     ]
+    names = display_names(rows)
     for index, row in enumerate(rows):
         y = 5 + index * row_height
         parts.append(
             f'<text x="{label_width - 6}" y="{y + 14}" text-anchor="end" font-size="12">'
-            f"<title>{_esc(row.key)}</title>{_esc(short(row.key))}</text>"
+            f"<title>{_esc(row.key)}</title>{_esc(names[index])}</text>"
         )
         if row.delivery_rate is None:
             parts.append(
@@ -227,20 +281,27 @@ def rate_chart(rows: list[ReportRow]) -> str:
 
 
 def _table(report: Report) -> str:
+    labels = label_columns(report)
+    titles = [(name, LABEL_TITLES[name]) for name in labels] + list(COLUMNS)
     head = "".join(
         f"<th>{_esc(GROUP_TITLES[report.by] if name == 'key' else title)}</th>"
-        for name, title in COLUMNS
+        for name, title in titles
     )
     body = []
     for row, css in [*((r, "") for r in report.rows), (report.total, "total")]:
         cells = "".join(
-            f'<td data-column="{name}">{_esc(cell(row, name))}</td>' for name, _ in COLUMNS
+            f'<td data-column="{name}">{_esc(_table_cell(row, name, total=bool(css)))}</td>'
+            for name, _ in titles
         )
         body.append(f'<tr class="{css}" data-key="{_esc(row.key)}">{cells}</tr>')
     return (
         f'<table data-report-by="{report.by}"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
     )
+
+
+def _table_cell(row: ReportRow, name: str, *, total: bool) -> str:
+    return "" if total and name in LABEL_TITLES else cell(row, name)
 
 
 def _choices(engine: Engine, filters: ReportFilter) -> tuple[list[str], list[str]]:
@@ -260,7 +321,9 @@ def _choices(engine: Engine, filters: ReportFilter) -> tuple[list[str], list[str
     return list(accounts), list(days)
 
 
-def render_report(report: Report, accounts: list[str], days: list[str]) -> str:
+def render_report(
+    report: Report, accounts: list[str], days: list[str], names: NameMap | None = None
+) -> str:
     if report.rows:
         content = (
             '<section class="charts">'
@@ -273,14 +336,20 @@ def render_report(report: Report, accounts: list[str], days: list[str]) -> str:
     notes = f'<p class="note">{_esc(report.spend_note)}</p>' if report.spend_note else ""
     return _template().substitute(
         generated_at=_esc(report.generated_at),
-        navigation=_navigation(report, accounts, days),
+        navigation=_navigation(report, accounts, days, names),
         tiles=_tiles(report.total),
         content=content,
         notes=notes,
     )
 
 
-def render_page(engine: Engine, by: str, filters: ReportFilter, usage: UsageSource | None) -> str:
-    report = build_report(engine, by, filters, usage)  # type: ignore[arg-type]
+def render_page(
+    engine: Engine,
+    by: str,
+    filters: ReportFilter,
+    usage: UsageSource | None,
+    names: NameMap | None = None,
+) -> str:
+    report = build_report(engine, by, filters, usage, names)  # type: ignore[arg-type]
     accounts, days = _choices(engine, filters)
-    return render_report(report, accounts, days)
+    return render_report(report, accounts, days, names)

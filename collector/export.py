@@ -4,6 +4,11 @@ JSONL: one object per event: `params` holds the callback's parameters decoded (a
 as a list), `body` the form exactly as it was received. CSV: one column per parameter name seen
 in any event, so unknown parameters get columns of their own; a repeated parameter's values are
 written as a JSON list.
+
+Each event is also labelled with what the stack declared (`collector.names`): its tenant,
+display name and environment (from its account), use case (from its service) and sender's
+logical name. JSONL: a `labels` object; CSV: `tenant`, `display_name`, `environment`,
+`use_case` and `sender_name` columns after the event's own.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import TextIO
 from sqlalchemy import Engine, select
 
 from collector.events import parse_form
+from collector.names import NameMap
 from collector.storage.schema import status_events
 
 EXPORT_FORMATS = ("jsonl", "csv")
@@ -35,6 +41,24 @@ LEADING_PARAMS = (
     "RawDlrDoneDate",
 )
 _BATCH = 1000
+LABEL_COLUMNS = ("tenant", "display_name", "environment", "use_case", "sender_name")
+
+
+def labels_of(params: dict[str, str | list[str]], names: NameMap) -> dict[str, str | None]:
+    def first(name: str) -> str:
+        value = params.get(name) or ""
+        return value[0] if isinstance(value, list) else value
+
+    account = names.label("account", first("AccountSid"))
+    service = names.label("service", first("MessagingServiceSid"))
+    sender = names.label("sender", first("From"))
+    return {
+        "tenant": account.tenant or account.name,
+        "display_name": account.display_name,
+        "environment": account.environment,
+        "use_case": service.use_case,
+        "sender_name": sender.name if sender.source == "stack" else None,
+    }
 
 
 def _iso(timestamp_us: int) -> str:
@@ -57,14 +81,17 @@ def _rows(engine: Engine) -> Iterator[tuple]:
         yield from result
 
 
-def export_jsonl(engine: Engine, out: TextIO) -> int:
+def export_jsonl(engine: Engine, out: TextIO, names: NameMap | None = None) -> int:
+    names = names or NameMap()
     count = 0
     for event_id, received_at_us, idempotency_token, body in _rows(engine):
+        params = _params(body)
         record = {
             "id": event_id,
             "received_at": _iso(received_at_us),
             "idempotency_token": idempotency_token,
-            "params": _params(body),
+            "params": params,
+            "labels": labels_of(params, names),
             "body": body,
         }
         out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
@@ -72,15 +99,16 @@ def export_jsonl(engine: Engine, out: TextIO) -> int:
     return count
 
 
-def export_csv(engine: Engine, out: TextIO) -> int:
+def export_csv(engine: Engine, out: TextIO, names: NameMap | None = None) -> int:
+    names = names or NameMap()
     # Two passes: the columns are every name in any event, known before the first row.
-    names: set[str] = set()
+    seen: set[str] = set()
     for *_, body in _rows(engine):
-        names.update(_params(body))
-    columns = [name for name in LEADING_PARAMS if name in names]
-    columns += sorted(names.difference(LEADING_PARAMS))
+        seen.update(_params(body))
+    columns = [name for name in LEADING_PARAMS if name in seen]
+    columns += sorted(seen.difference(LEADING_PARAMS))
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["id", "received_at", "idempotency_token", *columns])
+    writer.writerow(["id", "received_at", "idempotency_token", *columns, *LABEL_COLUMNS])
     count = 0
     for event_id, received_at_us, idempotency_token, body in _rows(engine):
         values = _params(body)
@@ -90,14 +118,16 @@ def export_csv(engine: Engine, out: TextIO) -> int:
             if isinstance(value, list):
                 value = json.dumps(value, ensure_ascii=False)
             row.append("" if value is None else value)
+        labels = labels_of(values, names)
+        row.extend(labels[name] or "" for name in LABEL_COLUMNS)
         writer.writerow(row)
         count += 1
     return count
 
 
-def export_events(engine: Engine, fmt: str, out: TextIO) -> int:
+def export_events(engine: Engine, fmt: str, out: TextIO, names: NameMap | None = None) -> int:
     if fmt == "jsonl":
-        return export_jsonl(engine, out)
+        return export_jsonl(engine, out, names)
     if fmt == "csv":
-        return export_csv(engine, out)
+        return export_csv(engine, out, names)
     raise ValueError(f"unknown export format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}")

@@ -1,4 +1,8 @@
-"""Delivery reports per subaccount, messaging service, sender or day.
+"""Delivery reports per subaccount, messaging service, sender, day, tenant or use case.
+
+Rows are labelled with what the stack declared (`collector.names`: tenant, display name,
+environment, use case, logical name), with the SID a column away; `tenant` and `use_case`
+group the subaccounts and services of the name maps (a SID in no map is a row of its own).
 
 Counts come from each message's current (best-ranked) status:
 - `sent`: handed to a carrier (`sent` and every carrier outcome after it);
@@ -27,12 +31,14 @@ from typing import Literal
 
 from sqlalchemy import Engine, func, select
 
+from collector.names import NO_LABEL, Label, NameMap
 from collector.statuses import DELIVERED_STATUSES, REACHED_CARRIER_STATUSES
 from collector.storage.schema import messages
+from collector.storage.writer import day_of
 from collector.usage import Spend, UsageError, UsageSource
 
-Grouping = Literal["account", "service", "sender", "day"]
-GROUPINGS: tuple[Grouping, ...] = ("account", "service", "sender", "day")
+Grouping = Literal["account", "service", "sender", "day", "tenant", "use_case"]
+GROUPINGS: tuple[Grouping, ...] = ("account", "service", "sender", "day", "tenant", "use_case")
 FORMATS = ("table", "json", "csv")
 TOP_ERRORS = 3
 NO_VALUE = "(none)"  # a message sent without a service, or whose sender was never reported
@@ -42,7 +48,10 @@ _GROUP_COLUMNS = {
     "service": messages.c.messaging_service_sid,
     "sender": messages.c.sender,
     "day": messages.c.day,
+    "tenant": messages.c.account_sid,  # then each SID -> its tenant (names)
+    "use_case": messages.c.messaging_service_sid,  # then each SID -> its use case (names)
 }
+LABEL_FIELDS = ("tenant", "display_name", "environment", "use_case", "name")
 
 
 @dataclass(frozen=True)
@@ -51,14 +60,16 @@ class ReportFilter:
     messaging_service_sid: str | None = None
     sender: str | None = None
     day: str | None = None
+    since_us: int | None = None  # messages first seen at or after (microseconds, UTC)
 
     def active(self) -> dict[str, str]:
-        return {name: value for name, value in asdict(self).items() if value}
+        return {name: str(value) for name, value in asdict(self).items() if value}
 
 
 @dataclass
 class ReportRow:
     key: str
+    label: Label = NO_LABEL
     messages: int = 0
     sent: int = 0
     delivered: int = 0
@@ -94,6 +105,9 @@ class Report:
 
 def _row_dict(row: ReportRow) -> dict:
     data = asdict(row)
+    data.pop("label")
+    data.update({name: getattr(row.label, name) for name in LABEL_FIELDS})
+    data["name_source"] = row.label.source
     data["top_errors"] = [{"code": code, "count": count} for code, count in row.top_errors]
     return data
 
@@ -116,6 +130,10 @@ def _conditions(filters: ReportFilter) -> list:
         conditions.append(messages.c.sender == filters.sender)
     if filters.day:
         conditions.append(messages.c.day == filters.day)
+    if filters.since_us is not None:
+        conditions.append(messages.c.first_seen_us >= filters.since_us)
+        # The same bound by day, which the indexes serve.
+        conditions.append(messages.c.day >= day_of(filters.since_us))
     return conditions
 
 
@@ -124,11 +142,14 @@ def build_report(
     by: Grouping = "account",
     filters: ReportFilter | None = None,
     usage: UsageSource | None = None,
+    names: NameMap | None = None,
 ) -> Report:
     if by not in _GROUP_COLUMNS:
         raise ValueError(f"cannot group by {by!r}: choose one of {', '.join(GROUPINGS)}")
     filters = filters or ReportFilter()
+    names = names or NameMap()
     group = _GROUP_COLUMNS[by]
+    key_of = _key_function(by, names)
     conditions = _conditions(filters)
     counts_query = (
         select(group, messages.c.status, messages.c.error_code, func.count())
@@ -153,7 +174,7 @@ def build_report(
     total_errors: Counter[str] = Counter()
     total_seconds: list[float] = []
     for key, status, error_code, count in counts:
-        key = key or NO_VALUE
+        key = key_of(key)
         row = rows.setdefault(key, ReportRow(key=key))
         for target, target_errors in ((row, errors[key]), (total, total_errors)):
             _count(target, status, count)
@@ -161,22 +182,40 @@ def build_report(
                 target_errors[error_code] += count
     for key, duration_us in durations:
         value = max(0, duration_us) / 1e6
-        seconds[key or NO_VALUE].append(value)
+        seconds[key_of(key)].append(value)
         total_seconds.append(value)
     for key, row in rows.items():
+        row.label = names.label(by, key)
         _finish(row, errors[key], seconds[key])
     _finish(total, total_errors, total_seconds)
 
     report = Report(
         by=by,
         filters=filters,
-        rows=sorted(rows.values(), key=lambda r: r.key),
+        rows=sorted(rows.values(), key=_reading_order),
         total=total,
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     if usage is not None:
-        _add_spend(report, usage, accounts_days)
+        _add_spend(report, usage, accounts_days, key_of)
     return report
+
+
+def _reading_order(row: ReportRow) -> tuple[str, str, str]:
+    """Named rows by tenant and use case, then the SIDs nobody named."""
+    label = row.label
+    who = (label.tenant or label.name or "").casefold()
+    return (who or "~" + row.key, label.use_case or "", row.key)
+
+
+def _key_function(by: str, names: NameMap):
+    """Row key of a grouped column's value: the value, or for `tenant`/`use_case` the name
+    the map gives it (a SID in no map keeps its SID, so nothing drops out of a report)."""
+    if by == "tenant":
+        return lambda sid: (names.tenant_of(sid) or sid) if sid else NO_VALUE
+    if by == "use_case":
+        return lambda sid: (names.use_case_of(sid) or sid) if sid else NO_VALUE
+    return lambda value: value or NO_VALUE
 
 
 def _count(row: ReportRow, status: str, count: int) -> None:
@@ -202,9 +241,9 @@ def _finish(row: ReportRow, errors: Counter[str], seconds: list[float]) -> None:
 
 
 def _add_spend(
-    report: Report, usage: UsageSource, accounts_days: Sequence[tuple[str, str]]
+    report: Report, usage: UsageSource, accounts_days: Sequence[tuple[str, str]], key_of
 ) -> None:
-    if report.by in ("service", "sender"):
+    if report.by in ("service", "sender", "use_case"):
         report.spend_note = "Twilio reports usage per account and day: spend is in the total only."
     if not accounts_days:
         return
@@ -223,8 +262,8 @@ def _add_spend(
         if (item.account_sid, item.day) not in wanted:
             continue
         everything.append(item)
-        if report.by == "account":
-            per_key[item.account_sid].append(item)
+        if report.by in ("account", "tenant"):
+            per_key[key_of(item.account_sid)].append(item)
         elif report.by == "day":
             per_key[item.day].append(item)
     for row in report.rows:
@@ -258,7 +297,36 @@ COLUMNS = (
 )
 
 
+LABEL_TITLES = {
+    "tenant": "tenant",
+    "display_name": "display name",
+    "environment": "environment",
+    "use_case": "use case",
+    "name": "name",
+}
+KEY_TITLES = {
+    "account": "account SID",
+    "service": "service SID",
+    "sender": "sender",
+    "day": "day",
+    "tenant": "tenant",
+    "use_case": "use case",
+}
+
+
+def label_columns(report: Report) -> list[str]:
+    """The label fields worth a column: those some row has, minus the grouping itself."""
+    rows = report.rows
+    return [
+        name
+        for name in LABEL_FIELDS
+        if name != report.by and any(getattr(row.label, name) for row in rows)
+    ]
+
+
 def cell(row: ReportRow, name: str) -> str:
+    if name in LABEL_TITLES:
+        return getattr(row.label, name) or "-"
     value = getattr(row, name)
     if name == "delivery_rate":
         return "-" if value is None else f"{value * 100:.1f}%"
@@ -272,15 +340,19 @@ def cell(row: ReportRow, name: str) -> str:
 
 
 def render_table(report: Report) -> str:
-    headers = [title for _, title in COLUMNS]
-    headers[0] = report.by
-    body = [[cell(row, name) for name, _ in COLUMNS] for row in [*report.rows, report.total]]
+    labels = label_columns(report)
+    columns = [*labels, *(name for name, _ in COLUMNS)]
+    headers = [LABEL_TITLES[name] for name in labels] + [title for _, title in COLUMNS]
+    headers[len(labels)] = KEY_TITLES[report.by]
+    body = [[cell(row, name) for name in columns] for row in [*report.rows, report.total]]
     widths = [max(len(headers[i]), *(len(line[i]) for line in body)) for i in range(len(headers))]
+    left = len(labels) + 1  # names and the key read left to right; numbers align right
 
     def line(values: list[str]) -> str:
-        first = values[0].ljust(widths[0])
-        rest = (value.rjust(widths[i + 1]) for i, value in enumerate(values[1:]))
-        return "  ".join([first, *rest]).rstrip()
+        return "  ".join(
+            value.ljust(widths[i]) if i < left else value.rjust(widths[i])
+            for i, value in enumerate(values)
+        ).rstrip()
 
     out = [line(headers), "  ".join("-" * w for w in widths)]
     out.extend(line(values) for values in body[:-1])
@@ -301,12 +373,18 @@ def render_json(report: Report) -> str:
 def render_csv(report: Report) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    names = [name for name, _ in COLUMNS] + ["spend_unit"]
+    names = ["key", *LABEL_FIELDS, "name_source"]
+    names += [name for name, _ in COLUMNS[1:]] + ["spend_unit"]
     writer.writerow([report.by if name == "key" else name for name in names])
     for row in [*report.rows, report.total]:
         values = []
         for name in names:
-            value = getattr(row, name)
+            if name in LABEL_FIELDS:
+                value = getattr(row.label, name)
+            elif name == "name_source":
+                value = row.label.source
+            else:
+                value = getattr(row, name)
             if name == "top_errors":
                 value = " ".join(f"{code}:{count}" for code, count in value)
             values.append("" if value is None else value)

@@ -11,12 +11,15 @@ import asyncio
 import hmac
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator
+
+from collector.accounts import AccountDirectory, EstateAccount
 
 if TYPE_CHECKING:
     from collector.events import FormParams
@@ -36,17 +39,27 @@ class TokenSource(Protocol):
         """The token, or None when the parent's credentials reach no such account."""
         ...
 
+    def list_accounts(self) -> list[EstateAccount]:
+        """The parent and its subaccounts: the estate (`collector.accounts`)."""
+        ...
+
 
 class StaticTokenSource:
-    """Fixed tokens (tests, benchmarks). Replacing an entry models a rotation."""
+    """Fixed tokens (tests, benchmarks). Replacing an entry models a rotation. As a lister,
+    its accounts are the estate (without tokens: those are read one by one)."""
 
     def __init__(self, tokens: Mapping[str, str]) -> None:
         self.tokens = dict(tokens)
         self.reads = 0
+        self.lists = 0
 
     def auth_token(self, account_sid: str) -> str | None:
         self.reads += 1
         return self.tokens.get(account_sid)
+
+    def list_accounts(self) -> list[EstateAccount]:
+        self.lists += 1
+        return [EstateAccount(sid) for sid in self.tokens]
 
 
 class TwilioTokenSource:
@@ -62,6 +75,18 @@ class TwilioTokenSource:
         from providers.credentials import TwilioSession, resolve_parent_credentials
 
         return cls(TwilioSession(resolve_parent_credentials({}, environ)))
+
+    def list_accounts(self) -> list[EstateAccount]:
+        """The parent and its subaccounts, every page (Twilio's list carries each account's
+        FriendlyName and auth token: one walk serves names and tokens of the whole estate)."""
+        parent = self.session.credentials.account_sid
+        accounts = []
+        for account in self.session.parent().api.v2010.accounts.stream(page_size=1000):
+            if account.sid == parent or account.owner_account_sid == parent:
+                accounts.append(
+                    EstateAccount(account.sid, account.friendly_name, account.auth_token)
+                )
+        return accounts
 
     def auth_token(self, account_sid: str) -> str | None:
         from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -114,25 +139,52 @@ class _CachedToken:
 class SignatureChecker:
     """Validates callbacks against per-account tokens from a `TokenSource`.
 
-    Cached tokens are used without leaving the event loop; a miss runs the source in a worker
-    thread, and concurrent misses for one account share that one read. Unknown accounts are
-    remembered for `unknown_ttl` seconds and re-reads after a mismatch happen at most once per
-    `reread_interval` per account, so forged traffic cannot turn into a flood of Twilio calls.
+    With a `directory`, only accounts of the estate are ever read from the source: any other
+    SID is refused at once and nothing about it is kept (the directory's list refreshes seed
+    the tokens). Cached tokens are used without leaving the event loop; a miss runs the source
+    in a worker thread, and concurrent misses for one account share that one read. Negative
+    answers are remembered for `unknown_ttl` seconds (at most `max_negative` of them) and
+    re-reads after a mismatch happen at most once per `reread_interval` per account, so
+    forged traffic cannot turn into a flood of Twilio calls.
     """
 
     def __init__(
         self,
         source: TokenSource,
         *,
+        directory: AccountDirectory | None = None,
         unknown_ttl: float = 30.0,
         reread_interval: float = 1.0,
+        max_negative: int = 10_000,
     ) -> None:
         self.source = source
+        self.directory = directory
         self.unknown_ttl = unknown_ttl
         self.reread_interval = reread_interval
+        self.max_negative = max_negative
+        self.reads = 0  # token reads from the source (Twilio calls, with the real source)
         self._cache: dict[str, _CachedToken] = {}
+        self._negative: OrderedDict[str, float] = OrderedDict()  # SID -> when answered
         self._pending: dict[str, asyncio.Future[_CachedToken]] = {}
         self._last_reread: dict[str, float] = {}
+        if directory is not None:
+            directory.on_refresh.append(self.accept_listed)
+
+    def accept_listed(self, accounts: list[EstateAccount]) -> None:
+        """A fresh list of the estate (applied on the event loop): take the tokens it carries,
+        and drop what is kept about accounts that are no longer ours."""
+        listed = {account.sid: account for account in accounts}
+        now = time.monotonic()
+        for sid in list(self._cache):
+            if sid not in listed and not (self.directory and self.directory.is_known(sid)):
+                self._cache.pop(sid, None)
+                self._last_reread.pop(sid, None)
+        for account in accounts:
+            token = account.auth_token
+            cached = self._cache.get(account.sid)
+            if token and (cached is None or cached.token != token):
+                self._cache[account.sid] = _CachedToken(token, RequestValidator(token), now)
+                self._negative.pop(account.sid, None)
 
     def check_cached(self, url: str, params: FormParams, account_sid: str, signature: str) -> bool:
         """True when the cached token of the account validates the signature: the common case,
@@ -142,6 +194,17 @@ class SignatureChecker:
             cached is not None
             and cached.validator is not None
             and _signed(cached.validator, url, params, signature)
+        )
+
+    def surely_unknown(self, account_sid: str) -> bool:
+        """True for an account that is not ours by the estate's last list: refused without a
+        coroutine, a Twilio call, or anything kept (the cheap answer to a flood)."""
+        directory = self.directory
+        return (
+            directory is not None
+            and account_sid not in self._cache
+            and directory.refreshed_at is not None
+            and not directory.is_known(account_sid)
         )
 
     async def check(
@@ -161,7 +224,14 @@ class SignatureChecker:
             )
             return Verdict.UNSUPPORTED_SCHEME
         cached = self._cache.get(account_sid)
-        if cached is None or self._expired(cached):
+        if cached is None:
+            if self.directory is not None and not self.directory.is_known(account_sid):
+                if self.directory.refreshed_at is None:
+                    # The estate could never be listed: we cannot tell, Twilio should retry.
+                    raise TokenLookupError("the estate's accounts could not be listed yet")
+                return Verdict.UNKNOWN_ACCOUNT  # not ours: no Twilio call, nothing kept
+            if self._negatively_known(account_sid):
+                return Verdict.UNKNOWN_ACCOUNT
             cached = await self._load(account_sid)
         if cached.validator is None:
             return Verdict.UNKNOWN_ACCOUNT
@@ -196,8 +266,20 @@ class SignatureChecker:
     def forget(self, account_sid: str) -> None:
         self._cache.pop(account_sid, None)
 
-    def _expired(self, cached: _CachedToken) -> bool:
-        return cached.token is None and time.monotonic() - cached.fetched_at > self.unknown_ttl
+    def _negatively_known(self, account_sid: str) -> bool:
+        answered = self._negative.get(account_sid)
+        if answered is None:
+            return False
+        if time.monotonic() - answered > self.unknown_ttl:
+            del self._negative[account_sid]
+            return False
+        return True
+
+    def _remember_negative(self, account_sid: str) -> None:
+        self._negative[account_sid] = time.monotonic()
+        self._negative.move_to_end(account_sid)
+        while len(self._negative) > self.max_negative:
+            self._negative.popitem(last=False)
 
     async def _load(self, account_sid: str) -> _CachedToken:
         # One read per account at a time, in its own task: a caller that goes away (client
@@ -210,8 +292,14 @@ class SignatureChecker:
         return await asyncio.shield(task)
 
     async def _read(self, account_sid: str) -> _CachedToken:
+        self.reads += 1
         token = await asyncio.to_thread(self.source.auth_token, account_sid)
         validator = RequestValidator(token) if token else None
         entry = _CachedToken(token or None, validator, time.monotonic())
-        self._cache[account_sid] = entry
+        if token:
+            self._cache[account_sid] = entry
+            self._negative.pop(account_sid, None)
+        else:
+            self._cache.pop(account_sid, None)
+            self._remember_negative(account_sid)
         return entry

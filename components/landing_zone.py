@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 from architecture.planner import Plan
+from components.name_map import name_map
 from components.tenant import Tenant, TenantArgs
 from components.twins import report_removed_twins
 
@@ -27,6 +28,7 @@ class LandingZone(pulumi.ComponentResource):
     ) -> None:
         super().__init__("tlz:index:LandingZone", name, None, opts)
         plan = args.plan
+        self._plan = plan
         self.tenants = {
             account.account_key: Tenant(
                 account.account_key,
@@ -71,6 +73,10 @@ class LandingZone(pulumi.ComponentResource):
                 for key, tenant in self.tenants.items()
             }
         )
+
+    def name_map(self) -> pulumi.Output[dict]:
+        """SID -> tenant, display name, environment, use case, logical name (no secrets)."""
+        return name_map(self._plan, self.tenants)
 
     def api_key_secrets(self) -> pulumi.Output[dict]:
         """Per tenant and key name, the key's secret (a secret output)."""

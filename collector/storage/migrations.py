@@ -93,9 +93,22 @@ def _v2_report_indexes(connection: Connection) -> None:
     Index("messages_by_day", messages.c.day).create(connection)
 
 
+def _v3_account_names(connection: Connection) -> None:
+    snapshot = MetaData()
+    Table(
+        "account_names",
+        snapshot,
+        Column("account_sid", String(34), primary_key=True),
+        Column("friendly_name", Text, nullable=False),
+        Column("updated_at_us", BigInteger, nullable=False),
+    )
+    snapshot.create_all(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "status event archive and per-message status", _v1_tables),
     Migration(2, "indexes for report filters (account, day)", _v2_report_indexes),
+    Migration(3, "FriendlyNames of the estate's accounts", _v3_account_names),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -49,6 +49,16 @@ messages = Table(
     Index("messages_by_day", "day"),
 )
 
+# Twilio's FriendlyName of each account of the estate, as the serving collector last listed
+# them: the names reports fall back to for accounts in no name map (read without Twilio).
+account_names = Table(
+    "account_names",
+    metadata,
+    Column("account_sid", String(34), primary_key=True),
+    Column("friendly_name", Text, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+)
+
 schema_migrations = Table(
     "schema_migrations",
     metadata,

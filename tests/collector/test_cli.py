@@ -67,7 +67,9 @@ def test_report_formats_and_database_from_the_environment(tmp_path: Path):
     total = json.loads(as_json.stdout)["total"]
     assert (total["messages"], total["delivered"], total["undelivered"]) == (3, 1, 1)
     as_csv = collector_cli(["report", "--by", "day", "--format", "csv"], env)
-    assert as_csv.stdout.splitlines()[0].startswith("day,messages,sent,delivered")
+    assert as_csv.stdout.splitlines()[0].startswith(
+        "day,tenant,display_name,environment,use_case,name,name_source,messages,sent,delivered"
+    )
     table = collector_cli(["report", "--by", "sender"], env)
     assert table.stdout.splitlines()[0].split()[0] == "sender"
 

@@ -58,7 +58,10 @@ def env(emulator: EmulatorProcess) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def collector(database_url: str, env: dict[str, str], workdir: Path) -> Iterator[CollectorProcess]:
-    with collector_process(database_url, env, workdir) as running:
+    # The tests create subaccounts as they go: the parent's list is read every second here
+    # (once a minute by default).
+    args = ("--accounts-refresh", "1")
+    with collector_process(database_url, env, workdir, args) as running:
         yield running
 
 
@@ -83,9 +86,16 @@ class Subaccount:
     number_sid: str
 
 
-def _subaccount(parent: Client, name: str) -> Subaccount:
-    """A subaccount with one SMS number bought for it by the parent."""
+def _subaccount(parent: Client, name: str, collector: CollectorProcess | None = None) -> Subaccount:
+    """A subaccount with one SMS number bought for it by the parent; when `collector` is
+    given, returned once that collector's list of the estate holds it."""
+    known_before = collector.health()["estate"]["known_accounts"] if collector else 0
     account = parent.api.v2010.accounts.create(friendly_name=name)
+    if collector is not None:
+        deadline = time.monotonic() + 30
+        while collector.health()["estate"]["known_accounts"] <= known_before:
+            assert time.monotonic() < deadline, "the collector never listed the new subaccount"
+            time.sleep(0.05)
     number = parent.api.v2010.accounts(account.sid).incoming_phone_numbers.create(area_code="415")
     emulator_url = parent.http_client.emulator_url  # type: ignore[attr-defined]
     own = build_client(account.sid, account.auth_token, emulator_url=emulator_url)
@@ -109,6 +119,21 @@ def _wait_settled(engine: Engine, sids: list[str], timeout: float = 30) -> dict[
         time.sleep(0.05)
 
 
+def _wait_until_some_answered_and_some_to_come(
+    emulator: EmulatorProcess, parent: Client, account_sid: str, sids: list[str]
+) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        states = [d["state"] for sid in sids for d in emulator.callbacks(message_sid=sid)]
+        if "delivered" in states:
+            break
+        assert time.monotonic() < deadline, "no callback answered within 30 s"
+        time.sleep(0.01)
+    # The last message sent is the furthest from `delivered` (its lifecycle takes 0.6 s).
+    last = parent.api.v2010.accounts(account_sid).messages(sids[-1]).fetch().status
+    assert last != "delivered", "every message delivered before the kill: the check was too slow"
+
+
 def _events_of(engine: Engine, sid: str) -> list:
     with engine.connect() as connection:
         return connection.execute(
@@ -122,7 +147,7 @@ def test_callbacks_signed_with_the_subaccounts_token_are_stored(
     emulator: EmulatorProcess, collector: CollectorProcess, engine: Engine
 ):
     parent = emulator.client()
-    sub = _subaccount(parent, "e2e direct sends")
+    sub = _subaccount(parent, "e2e direct sends", collector)
     sub_sid, number = sub.sid, sub.number
     sent = [
         parent.api.v2010.accounts(sub_sid).messages.create(
@@ -152,7 +177,7 @@ def test_service_callbacks_out_of_order_settle_as_the_emulator_says(
     emulator: EmulatorProcess, collector: CollectorProcess, engine: Engine, database_url, env
 ):
     parent = emulator.client()
-    sub = _subaccount(parent, "e2e service sends")
+    sub = _subaccount(parent, "e2e service sends", collector)
     sub_sid, own = sub.sid, sub.client
     service = own.messaging.v1.services.create(
         friendly_name="notifications", status_callback=collector.status_url
@@ -203,7 +228,7 @@ def test_a_rotated_subaccount_token_keeps_working(
     emulator: EmulatorProcess, collector: CollectorProcess, engine: Engine
 ):
     parent = emulator.client()
-    sub = _subaccount(parent, "e2e rotation")
+    sub = _subaccount(parent, "e2e rotation", collector)
     sub_sid, number = sub.sid, sub.number
     first = parent.api.v2010.accounts(sub_sid).messages.create(
         to="+14155550001", from_=number, body="before", status_callback=collector.status_url
@@ -234,7 +259,7 @@ def test_forged_and_unknown_account_callbacks_are_refused(
     import httpx
 
     parent = emulator.client()
-    sub_sid = _subaccount(parent, "e2e forgery").sid
+    sub_sid = _subaccount(parent, "e2e forgery", collector).sid
     before = collector.health()["answers"].get("403", 0)
     for account, token in ((sub_sid, emulator.auth_token), ("AC" + "9" * 32, emulator.auth_token)):
         params = callback_params(account, message_sid(), "delivered")
@@ -251,7 +276,7 @@ def test_report_spend_comes_from_the_emulators_usage_records(
     emulator: EmulatorProcess, collector: CollectorProcess, engine: Engine, database_url, env
 ):
     parent = emulator.client()
-    sub = _subaccount(parent, "e2e spend")
+    sub = _subaccount(parent, "e2e spend", collector)
     sub_sid, number = sub.sid, sub.number
     sids = [
         parent.api.v2010.accounts(sub_sid)
@@ -303,9 +328,9 @@ def test_several_worker_processes_store_every_callback_once(
     emulator: EmulatorProcess, env: dict[str, str], workdir: Path
 ):
     database_url = f"sqlite:///{workdir / 'workers.db'}"
+    parent = emulator.client()
+    sub = _subaccount(parent, "e2e workers")  # listed by both workers when they start
     with collector_process(database_url, env, workdir, ("--workers", "2")) as collector:
-        parent = emulator.client()
-        sub = _subaccount(parent, "e2e workers")
         sids = [
             parent.api.v2010.accounts(sub.sid)
             .messages.create(
@@ -369,7 +394,9 @@ def test_every_acknowledged_callback_survives_a_killed_collector(
             .sid
             for i in range(20)
         ]
-        time.sleep(0.3)  # some callbacks answered, others on their way
+        # Kill once some callbacks were answered while some messages have not reached
+        # `delivered` yet: their last callbacks meet a dead collector and are retried.
+        _wait_until_some_answered_and_some_to_come(emulator, parent, sub.sid, sids)
         first.process.kill()
         first.process.wait(10)
     answered_before_kill = {

@@ -92,7 +92,7 @@ def test_forged_unsigned_and_unknown_account_callbacks_get_403(
     assert _events(sqlite_url) == []
     health = httpx.get(collector.base_url + "/healthz").json()
     assert health["answers"] == {"403": 4}
-    assert health["rejections"] == {"forged": 2, "unsigned": 1, "unknown account": 1}
+    assert health["rejections"] == {"forged": 2, "unsigned": 1, "unknown_account": 1}
 
 
 @pytest.mark.parametrize(
@@ -149,6 +149,9 @@ def test_behind_a_proxy_the_public_url_is_what_signatures_are_checked_against(
 def test_an_unreachable_token_source_gets_503_so_twilio_retries(sqlite_url: str):
     class Unreachable:
         def auth_token(self, account_sid: str) -> str | None:
+            raise TokenLookupError("connection refused")
+
+        def list_accounts(self) -> list:
             raise TokenLookupError("connection refused")
 
     config = CollectorConfig(database_url=sqlite_url, token_source=Unreachable())

@@ -144,8 +144,10 @@ def test_table_json_and_csv_show_the_same_numbers(engine: Engine):
     report = build_report(engine, "account")
     table = render(report, "table")
     lines = table.splitlines()
-    assert lines[0].split()[:6] == [
+    # No name map: the key column (the SID) comes first, then the numbers.
+    assert lines[0].split()[:7] == [
         "account",
+        "SID",
         "messages",
         "sent",
         "delivered",

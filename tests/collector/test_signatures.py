@@ -87,9 +87,11 @@ def test_forged_traffic_cannot_turn_into_a_flood_of_token_reads():
 
 def test_concurrent_first_requests_for_an_account_share_one_token_read():
     release = threading.Event()
+    reading = threading.Event()
 
     class SlowSource(StaticTokenSource):
         def auth_token(self, account_sid: str) -> str | None:
+            reading.set()
             release.wait(5)
             return super().auth_token(account_sid)
 
@@ -102,7 +104,9 @@ def test_concurrent_first_requests_for_an_account_share_one_token_read():
     async def many() -> list[Verdict]:
         checks = [checker.check(URL, form, SUB_SID, signature) for _ in range(20)]
         tasks = [asyncio.ensure_future(c) for c in checks]
-        await asyncio.sleep(0.05)
+        # While the one read is under way, every check has started and waits for it.
+        assert await asyncio.to_thread(reading.wait, 10)
+        assert not any(task.done() for task in tasks)
         release.set()
         return await asyncio.gather(*tasks)
 
