@@ -21,7 +21,7 @@ export TWILIO_EMULATOR_URL ?= http://127.0.0.1:$(EMULATOR_PORT)
 
 COLLECTOR_PORT ?= 4020
 
-.PHONY: help setup demo stop test lint emulator collector stack policy-check bench
+.PHONY: help setup demo stop test lint emulator collector stack policy-check bench resume postgres
 
 help:
 	@echo "make demo    set up if needed, start the local Twilio emulator, pulumi up the dev stack"
@@ -32,6 +32,8 @@ help:
 	@echo "make collector  run the status-callback collector in the foreground on port $(COLLECTOR_PORT)"
 	@echo "make bench   estate benchmark (10/50/100 customers) against the emulator, ~15 minutes"
 	@echo "make lint    ruff"
+	@echo "make resume STACK=dev   re-run a stack after a killed pulumi up (stale lock, refresh, up)"
+	@echo "make postgres  start a local PostgreSQL (test server) and print its URLs for team state"
 
 setup: $(VENV)/.installed .bin/pulumi .bin/actionlint .bin/twilio-oai/SOURCE .state/backend
 
@@ -80,3 +82,14 @@ stop:
 
 bench: setup
 	$(VENV)/bin/python -m bench.estate --customers 10,50,100 --latency-ms 100 --layouts one,split --groups 4 --profile
+
+# Re-run after a killed `pulumi up` (README "When a run is interrupted"): file or PostgreSQL
+# backend, whichever PULUMI_BACKEND_URL names; refuses while a live engine holds the lock.
+resume: setup
+	scripts/resume-stack $(STACK)
+
+# A throwaway local PostgreSQL (the tests' server) to try team state with:
+#   make demo PULUMI_BACKEND_URL="$$(scripts/start-postgres --pulumi-url)"
+postgres: setup
+	@echo "collector (SQLAlchemy): $$(scripts/start-postgres)"
+	@echo "Pulumi state backend:   $$(scripts/start-postgres --pulumi-url)"

@@ -11,6 +11,9 @@ and the team-state tests.
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -26,9 +29,7 @@ START_POSTGRES = ROOT / "scripts" / "start-postgres"
 
 
 def _run_start_postgres(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(START_POSTGRES), *args], capture_output=True, text=True, timeout=600
-    )
+    return subprocess.run([str(START_POSTGRES), *args], capture_output=True, text=True, timeout=600)
 
 
 def start_postgres_server() -> tuple[str, bool]:
@@ -86,3 +87,39 @@ def pulumi_backend_url(database_url: str, **query: str) -> str:
         userinfo += f":{parsed.password}"
     params = "&".join(f"{k}={v}" for k, v in {"sslmode": "disable", **query}.items())
     return f"postgres://{userinfo}@{parsed.host}:{parsed.port}/{parsed.database}?{params}"
+
+
+# --- Pulumi's DIY backend table (pkg/backend/diy/postgres in v3.274.1) ----------------------
+# CREATE TABLE pulumi_state (key TEXT PRIMARY KEY, data JSON NOT NULL, updated_at TIMESTAMPTZ);
+# each blob of the file backend's layout (`.pulumi/stacks/<project>/<stack>.json`, `.bak`,
+# history, locks) is one row, `data` = {"data": "<base64 of the blob>"}.
+
+PULUMI_TABLE = "pulumi_state"
+
+
+def pulumi_state_rows(database_url: str, table: str = PULUMI_TABLE) -> dict[str, bytes]:
+    """Every row of Pulumi's table: key -> the blob, base64-decoded."""
+    parsed = make_url(database_url)
+    with psycopg.connect(
+        host=parsed.host, port=parsed.port, user=parsed.username, dbname=parsed.database
+    ) as connection:
+        rows = connection.execute(f'SELECT key, data::text FROM "{table}" ORDER BY key').fetchall()
+    return {key: base64.b64decode(json.loads(data)["data"]) for key, data in rows}
+
+
+def pulumi_state_texts(database_url: str) -> dict[str, str]:
+    """What a secrets grep must search: each row as stored (JSON with base64) and decoded
+    (gunzipped where Pulumi compressed it), labelled by key."""
+    parsed = make_url(database_url)
+    with psycopg.connect(
+        host=parsed.host, port=parsed.port, user=parsed.username, dbname=parsed.database
+    ) as connection:
+        rows = connection.execute(f'SELECT key, data::text FROM "{PULUMI_TABLE}"').fetchall()
+    texts = {}
+    for key, stored in rows:
+        blob = base64.b64decode(json.loads(stored)["data"])
+        if key.endswith(".gz"):
+            blob = gzip.decompress(blob)
+        texts[f"{PULUMI_TABLE} row {key} (stored)"] = stored
+        texts[f"{PULUMI_TABLE} row {key} (decoded)"] = blob.decode("utf-8", "replace")
+    return texts
