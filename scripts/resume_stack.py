@@ -110,8 +110,11 @@ class PostgresStore:
         self._sql = sql
         self._table = sql.Identifier(*table.split("."))
         host = parts.hostname or os.environ.get("PGHOST", "localhost")
-        database = parts.path.lstrip("/") or os.environ.get("PGDATABASE", "")
+        database = unquote(parts.path.lstrip("/")) or os.environ.get("PGDATABASE", "")
         self.description = f"PostgreSQL backend {host}/{database} table {table}"
+        # Pulumi prefixes every key with the URL's path, here the database name:
+        # `postgres://…/state` stores `state/.pulumi/stacks/…`.
+        self._prefix = f"{database}/" if parts.path.lstrip("/") else ""
         try:
             self._connection = psycopg.connect(conninfo, autocommit=True, connect_timeout=15)
         except psycopg.Error as error:
@@ -120,19 +123,21 @@ class PostgresStore:
 
     def read(self, key: str) -> bytes | None:
         query = self._sql.SQL("SELECT data->>'data' FROM {} WHERE key = %s").format(self._table)
-        row = self._connection.execute(query, (key,)).fetchone()
+        row = self._connection.execute(query, (self._prefix + key,)).fetchone()
         return None if row is None else base64.b64decode(row[0])
 
     def keys(self, prefix: str) -> list[str]:
         query = self._sql.SQL("SELECT key FROM {} WHERE key LIKE %s ORDER BY key").format(
             self._table
         )
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return [row[0] for row in self._connection.execute(query, (escaped + "%",))]
+        full = self._prefix + prefix
+        escaped = full.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._connection.execute(query, (escaped + "%",))
+        return [row[0].removeprefix(self._prefix) for row in rows]
 
     def delete(self, key: str) -> None:
         query = self._sql.SQL("DELETE FROM {} WHERE key = %s").format(self._table)
-        self._connection.execute(query, (key,))
+        self._connection.execute(query, (self._prefix + key,))
 
 
 def redacted(url: str) -> str:

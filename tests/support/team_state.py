@@ -77,9 +77,10 @@ def wait_until(
 
 
 def postgres_locks(database_url: str, stack: str = "dev") -> dict[str, dict]:
-    prefix = f".pulumi/locks/organization/{PROJECT}/{stack}/"
+    # Keys start with the database name: Pulumi prefixes them with the URL's path.
+    part = f"/.pulumi/locks/organization/{PROJECT}/{stack}/"
     rows = pulumi_state_rows(database_url)
-    return {key: json.loads(blob) for key, blob in rows.items() if key.startswith(prefix)}
+    return {key: json.loads(blob) for key, blob in rows.items() if part in key}
 
 
 def file_locks(workspace: PulumiWorkspace, stack: str = "dev") -> dict[str, dict]:
