@@ -43,6 +43,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT_SUFFIXES = (".json", ".json.gz", ".json.zst")
+ATTRS_SUFFIX = ".attrs"
 # A lock's timestamp and the holder's start time come from different clocks' roundings.
 START_TIME_SLACK_S = 2.0
 
@@ -83,10 +84,16 @@ class FileStore:
         directory = self.root / prefix
         if not directory.is_dir():
             return []
-        return sorted(str(p.relative_to(self.root)) for p in directory.rglob("*") if p.is_file())
+        # `<key>.attrs` files are the blob library's metadata beside each blob, not blobs.
+        return sorted(
+            str(p.relative_to(self.root))
+            for p in directory.rglob("*")
+            if p.is_file() and not p.name.endswith(ATTRS_SUFFIX)
+        )
 
     def delete(self, key: str) -> None:
         (self.root / key).unlink(missing_ok=True)
+        (self.root / (key + ATTRS_SUFFIX)).unlink(missing_ok=True)
 
     def restore(self, key: str, data: bytes) -> None:
         # Write beside, then rename: a second kill cannot tear the restored checkpoint.
