@@ -30,7 +30,7 @@ export TWILIO_EMULATOR_URL ?= http://127.0.0.1:$(EMULATOR_PORT)
 
 COLLECTOR_PORT ?= 4020
 
-.PHONY: help setup demo stop test lint emulator collector stack policy-check bench resume postgres
+.PHONY: help setup demo stop test lint emulator collector stack policy-check bench resume postgres bench-state
 
 help:
 	@echo "make demo    set up if needed, start the local Twilio emulator, pulumi up the dev stack"
@@ -41,6 +41,7 @@ help:
 	@echo "make policy-check STACK=dev|prod   pulumi preview with the policy pack (no Twilio calls)"
 	@echo "make collector  run the status-callback collector in the foreground on port $(COLLECTOR_PORT)"
 	@echo "make bench   estate benchmark (10/50/100 customers) against the emulator, ~15 minutes"
+	@echo "make bench-state  up of 100 customers, state in the file backend vs PostgreSQL, ~15 minutes"
 	@echo "make lint    ruff"
 	@echo "make resume STACK=dev   re-run a stack after a killed pulumi up (stale lock, refresh, up)"
 	@echo "make postgres  start a local PostgreSQL (test server) and print its URLs for team state"
@@ -103,3 +104,8 @@ resume: setup
 postgres: setup
 	@echo "collector (SQLAlchemy): $$(scripts/start-postgres)"
 	@echo "Pulumi state backend:   $$(scripts/start-postgres --pulumi-url)"
+
+# State backends side by side (README "State for a team"): file vs PostgreSQL, checkpoints
+# per step and skipped.
+bench-state: setup
+	$(VENV)/bin/python -m bench.state_backends --customers 100 --latency-ms 100
