@@ -17,7 +17,7 @@ from tests.support.pulumi_cli import BIN_DIR, REPO_ROOT, VENV_DIR, copy_program
 from tests.support.reliability import assert_exactly_declared
 from tests.support.team_state import make_workspace
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 
 def stacks_in(database_url: str) -> set[str]:

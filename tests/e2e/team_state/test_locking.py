@@ -23,7 +23,7 @@ from tests.support.team_state import (
     wait_until,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 LOCKED = "the stack is currently locked by 1 lock(s)"
 

@@ -24,7 +24,7 @@ from tests.support.reliability import (
     leaked_secrets,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 UP = ("up", "--yes", "--skip-preview")
 

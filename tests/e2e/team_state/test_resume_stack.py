@@ -33,7 +33,7 @@ from tests.support.team_state import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
+pytestmark = [pytest.mark.e2e, pytest.mark.reliability, pytest.mark.postgres]
 
 SERVICES_CREATED = "POST /messaging/v1/Services"
 SKIP_CHECKPOINTS = {"PULUMI_SKIP_CHECKPOINTS": "true", "TLZ_PROVIDER_WORKERS": "64"}
