@@ -85,6 +85,7 @@ policy-check: stack
 	scripts/policy-check $(STACK)
 
 demo: stack
+	@echo "state: $$(sed -E 's|(://[^:/@]*):[^@/]*@|\1:****@|' <<<"$$PULUMI_BACKEND_URL")"
 	EMULATOR_PORT=$(EMULATOR_PORT) COLLECTOR_PORT=$(COLLECTOR_PORT) STACK=$(STACK) scripts/demo
 
 # Stops what `make demo` left running.
