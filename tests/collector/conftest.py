@@ -3,7 +3,6 @@ scripts/start-postgres), each test with a database of its own."""
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,18 +11,14 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.support import postgres as support_postgres
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> str:
-    """URL of the test PostgreSQL server; a failure to start it fails the tests that need it."""
-    result = subprocess.run(
-        [str(ROOT / "scripts" / "start-postgres")], capture_output=True, text=True, timeout=600
-    )
-    if result.returncode != 0:
-        pytest.fail(f"scripts/start-postgres failed:\n{result.stderr}", pytrace=False)
-    return result.stdout.strip().splitlines()[-1]
+# The real server (scripts/start-postgres, shared with the team-state tests): started if needed,
+# stopped at the end of the session that started it; a failure to start fails the tests.
+postgres_server = support_postgres.postgres_server
 
 
 def _admin(url: str) -> psycopg.Connection:
