@@ -48,8 +48,8 @@ def chromium() -> str:
     linked = REPO_ROOT / ".bin" / "chromium"
     if not linked.exists():
         pytest.fail(
-            "Chromium is missing: install Debian's 'chromium' package (as root: apt-get install "
-            "chromium) or set TLZ_CHROMIUM to a Chromium binary, then run 'make setup' again.",
+            "Chromium is missing: install Debian's 'chromium' package or set TLZ_CHROMIUM to a "
+            "Chromium binary, then run 'make setup' again.",
             pytrace=False,
         )
     return str(linked.resolve())
