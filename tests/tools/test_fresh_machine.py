@@ -13,7 +13,9 @@ from tests.support.pulumi_cli import REPO_ROOT
 COLD_WORKFLOW = REPO_ROOT / ".github" / "workflows" / "cold-test.yml"
 # A user's clone has nothing beside it: no tracked file may name the reference folder that
 # sits beside the development checkout (by a relative path or one built from the parent).
-OUTSIDE_THE_CHECKOUT = re.compile(r"\.\.[/\\]shared\b|shared[/\\]reference|\.parent\s*/\s*[\"']shared")
+OUTSIDE_THE_CHECKOUT = re.compile(
+    r"\.\.[/\\]shared\b|shared[/\\]reference|\.parent\s*/\s*[\"']shared"
+)
 
 
 def tracked_files() -> list[str]:
