@@ -71,7 +71,7 @@ def _naive_app(database_url: str, threaded: bool):
     from collector.events import MalformedCallback, account_sid_of, parse_form, status_event_from
     from collector.storage.database import create_database_engine
     from collector.storage.migrations import migrate
-    from collector.storage.writer import store_events
+    from collector.storage.writes import store_events
 
     migrate(database_url)
     engine = create_database_engine(database_url, sqlite_begin="IMMEDIATE")
