@@ -137,6 +137,28 @@ def parse_form(body: bytes) -> FormParams:
     return FormParams(pairs, text)
 
 
+_ACCOUNT_FIELD = b"AccountSid="
+_PLAIN_ACCOUNT_SID = re.compile(rb"AC[0-9a-f]{32}")
+
+
+def plain_account_sid(body: bytes) -> str | None:
+    """The `AccountSid` that `account_sid_of(parse_form(body))` would return, read straight
+    from the body when that is certain (the first field of that name, nothing escaped before
+    it, a well-formed SID as its value); None means: parse the form to know. A body the
+    parser would refuse may still yield its SID here: it is refused either way."""
+    at = body.find(_ACCOUNT_FIELD)
+    while at > 0 and body[at - 1] != 0x26:  # not at a field's start ("&")
+        at = body.find(_ACCOUNT_FIELD, at + 1)
+    if at < 0 or b"%" in body[:at]:
+        return None  # absent, or an escaped name before it might spell AccountSid too
+    start = at + len(_ACCOUNT_FIELD)
+    end = body.find(b"&", start)
+    value = body[start:] if end < 0 else body[start:end]
+    if not _PLAIN_ACCOUNT_SID.fullmatch(value):
+        return None
+    return value.decode("ascii")
+
+
 def account_sid_of(params: FormParams) -> str:
     account_sid = params.get("AccountSid")
     if not account_sid:
