@@ -368,6 +368,7 @@ class CollectorApp:
                 "uptime_s": round(time.time() - self.started_at, 3),
                 "answers": {str(code): n for code, n in sorted(counters.answers.items())},
                 "rejections": dict(counters.rejections),
+                "refusal_queue_peak": self.receiver.refusals.most_waiting,
                 "estate": {
                     "known_accounts": self.directory.size,
                     "account_lists": self.directory.list_calls,
