@@ -273,6 +273,12 @@ class LevelResult:
     def rate(self) -> float:
         return self.ok / self.seconds if self.seconds else 0.0
 
+    @property
+    def cpu_per_event_us(self) -> float:
+        """The receiver's CPU time per answered event: less swayed by a loaded machine than
+        the rate (its share of the cores is what the load takes away)."""
+        return self.server_cpu * self.seconds / self.ok * 1e6 if self.ok else float("nan")
+
     def percentile(self, fraction: float) -> float:
         ordered = sorted(self.latencies_ms)
         if not ordered:
@@ -562,7 +568,8 @@ def render(results: list[LevelResult]) -> str:
             lines.append(
                 f"concurrency {r.concurrency:>2}: {r.receiver} {r.rate:,.0f}/s vs the baseline "
                 f"checkout's {base.rate:,.0f}/s = {r.rate / base.rate:.2f}x; rounds "
-                f"{' '.join(map(str, r.rounds))} vs {' '.join(map(str, base.rounds))}"
+                f"{' '.join(map(str, r.rounds))} vs {' '.join(map(str, base.rounds))}; server "
+                f"CPU per event {r.cpu_per_event_us:.0f} vs {base.cpu_per_event_us:.0f} us"
             )
     for concurrency in sorted({r.concurrency for r in results}):
         naive = [by_key[(n, concurrency)] for n in NAIVE if (n, concurrency) in by_key]
