@@ -4,6 +4,9 @@ the current release created."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +32,7 @@ from tests.collector.support import (
     message_sid,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 HISTORY_TABLES = {"schema_migrations", "alembic_version"}
 # The tables each version adds (cumulative below).
 TABLES_OF = {1: {"status_events", "messages"}, 2: set(), 3: {"account_names"}}
@@ -210,3 +214,28 @@ def test_the_command_line_goes_down_and_up(tmp_path):
     wrong = collector_cli(["migrate", "--db", url, "--to", "42"], env)
     assert wrong.returncode == 2
     assert wrong.stderr.strip() == f"--to: no schema version 42 (0 to {LATEST_VERSION})"
+
+
+def test_revision_files_are_named_after_their_revision():
+    from alembic.script import ScriptDirectory
+
+    from collector.storage.migrations import REVISIONS_DIR, head_by_file_name
+
+    script = ScriptDirectory(str(REVISIONS_DIR))
+    assert script.get_heads() == [head_by_file_name()]
+    for revision in script.walk_revisions():
+        assert Path(revision.path).name.startswith(revision.revision + "_"), revision.path
+
+
+def test_an_up_to_date_database_is_checked_without_importing_alembic(sqlite_url: str):
+    migrate(sqlite_url)
+    probe = (
+        "import sys; from collector.storage.migrations import migrate; "
+        f"assert migrate({sqlite_url!r}) == []; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
