@@ -20,6 +20,7 @@ query, so restarts and the report commands start as fast as before Alembic.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -211,6 +212,9 @@ def _run_locked(engine: Engine, direction: str, target: int) -> list[int]:
             and _recorded_version(connection) <= LATEST_VERSION
         ):
             return []  # up to date: the usual start, without importing Alembic
+        # Alembic names each of its plugins at INFO when it is imported: not news for our logs
+        # (its "Running upgrade 0002 -> 0003, ..." lines are, and stay).
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
         _refuse_newer(connection)
         from alembic import command
 
