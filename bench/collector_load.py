@@ -71,7 +71,7 @@ def _naive_app(database_url: str, threaded: bool):
     from collector.events import MalformedCallback, account_sid_of, parse_form, status_event_from
     from collector.storage.database import create_database_engine
     from collector.storage.migrations import migrate
-    from collector.storage.writer import store_events
+    from collector.storage.writes import store_events
 
     migrate(database_url)
     engine = create_database_engine(database_url, sqlite_begin="IMMEDIATE")
@@ -273,6 +273,12 @@ class LevelResult:
     def rate(self) -> float:
         return self.ok / self.seconds if self.seconds else 0.0
 
+    @property
+    def cpu_per_event_us(self) -> float:
+        """The receiver's CPU time per answered event: less swayed by a loaded machine than
+        the rate (its share of the cores is what the load takes away)."""
+        return self.server_cpu * self.seconds / self.ok * 1e6 if self.ok else float("nan")
+
     def percentile(self, fraction: float) -> float:
         ordered = sorted(self.latencies_ms)
         if not ordered:
@@ -363,7 +369,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wait_listening(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+def _wait_listening(port: int, process: subprocess.Popen, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -407,22 +413,29 @@ class MetricsScraper:
             self.durations.append(time.perf_counter() - started)
 
 
+BASELINE_SUFFIX = "@base"  # the same receiver served by the code of `--baseline CHECKOUT`
+
+
 class Receiver:
     """One receiver's server process, its database, and the runs measured against it."""
 
-    def __init__(self, name: str, workdir: Path, tag: int, scrape: bool = True) -> None:
+    def __init__(
+        self, name: str, workdir: Path, tag: int, scrape: bool = True, checkout: Path = REPO_ROOT
+    ) -> None:
         self.name = name
+        self.kind = name.removesuffix(BASELINE_SUFFIX)
         self.database_url = f"sqlite:///{workdir / (name + '.db')}"
         self.port = _free_port()
-        self.durable = name != "http-floor"
+        self.durable = self.kind != "http-floor"
         self.tag = tag
         self.runs = 0
-        self.scrape = scrape and name in GROUP_COMMIT
+        self.scrape = scrape and self.kind in GROUP_COMMIT
         env = {**os.environ, TOKENS_ENV: json.dumps(ACCOUNTS)}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-        command = [sys.executable, "-m", "bench.collector_load", "serve", name]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(checkout), env.get("PYTHONPATH")]))
+        python = sys.executable if checkout == REPO_ROOT else str(checkout / ".venv/bin/python")
+        command = [python, "-m", "bench.collector_load", "serve", self.kind]
         self.process = subprocess.Popen(
-            [*command, self.database_url, str(self.port)], cwd=REPO_ROOT, env=env
+            [*command, self.database_url, str(self.port)], cwd=checkout, env=env
         )
 
     def warm_up(self) -> None:
@@ -433,7 +446,7 @@ class Receiver:
     def measure(self, concurrency: int, events: int, seconds: float) -> LevelResult:
         self.runs += 1
         payloads = signed_requests(self.port, events, self.tag + self.runs)
-        writer = self.name == "group-commit"
+        writer = self.kind == "group-commit"
         before_rows = _stored(self.database_url) if self.durable else 0
         before_cpu = _process_cpu(self.process.pid)
         before_writer = _writer_stats(self.port) if writer else None
@@ -486,12 +499,21 @@ def run(
     seconds: float,
     rounds: int,
     scrape: bool = True,
+    baseline: Path | None = None,
 ) -> list[LevelResult]:
     """Every receiver at every level, `rounds` times, taking turns: a burst of load from
     elsewhere on this shared machine then hits all receivers alike, not one of them. Each
-    (receiver, level) keeps its median round by rate."""
+    (receiver, level) keeps its median round by rate. Names ending in `@base` are served by
+    the `baseline` checkout's code."""
     receivers = [
-        Receiver(name, workdir, (index + 1) << 16, scrape) for index, name in enumerate(names)
+        Receiver(
+            name,
+            workdir,
+            (index + 1) << 16,
+            scrape,
+            baseline if name.endswith(BASELINE_SUFFIX) and baseline else REPO_ROOT,
+        )
+        for index, name in enumerate(names)
     ]
     try:
         for receiver in receivers:
@@ -540,6 +562,15 @@ def render(results: list[LevelResult]) -> str:
         )
     by_key = {(r.receiver, r.concurrency): r for r in results}
     lines.append("")
+    for r in results:
+        base = by_key.get((r.receiver + BASELINE_SUFFIX, r.concurrency))
+        if base is not None and base.rate:
+            lines.append(
+                f"concurrency {r.concurrency:>2}: {r.receiver} {r.rate:,.0f}/s vs the baseline "
+                f"checkout's {base.rate:,.0f}/s = {r.rate / base.rate:.2f}x; rounds "
+                f"{' '.join(map(str, r.rounds))} vs {' '.join(map(str, base.rounds))}; server "
+                f"CPU per event {r.cpu_per_event_us:.0f} vs {base.cpu_per_event_us:.0f} us"
+            )
     for concurrency in sorted({r.concurrency for r in results}):
         naive = [by_key[(n, concurrency)] for n in NAIVE if (n, concurrency) in by_key]
         if not naive:
@@ -589,6 +620,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--receivers", default=",".join(RECEIVERS))
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="CHECKOUT",
+        help="another checkout (with its .venv): adds group-commit@base, its code's collector",
+    )
+    parser.add_argument(
         "--no-scrape", action="store_true", help="do not scrape the collector's /metrics"
     )
     args = parser.parse_args(argv)
@@ -604,6 +641,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     levels = [int(level) for level in args.levels.split(",")]
     receivers = [name for name in args.receivers.split(",") if name]
+    if args.baseline:
+        after = receivers.index("group-commit") + 1 if "group-commit" in receivers else 0
+        receivers.insert(after, "group-commit" + BASELINE_SUFFIX)
     print(
         f"collector load: concurrency {levels}, {args.rounds} rounds of at most {args.events} "
         f"events and {args.seconds:g} s per receiver and level, on 127.0.0.1; {os.cpu_count()} "
@@ -619,6 +659,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.seconds,
             args.rounds,
             scrape=not args.no_scrape,
+            baseline=args.baseline.resolve() if args.baseline else None,
         )
     print(render(results))
     if args.json:

@@ -33,7 +33,13 @@ from collector.storage.database import (
     create_database_engine,
     describe_url,
 )
-from collector.storage.migrations import SchemaTooNew, migrate
+from collector.storage.migrations import (
+    LATEST_VERSION,
+    SchemaTooNew,
+    current_version,
+    downgrade,
+    migrate,
+)
 from collector.storage.schema import messages, status_events
 from collector.storage.writer import WRITER_SWITCH_INTERVAL_S
 
@@ -154,7 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(export)
     _add_names(export)
 
-    migrate_cmd = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate_cmd = commands.add_parser(
+        "migrate", help="bring the database schema up to date (or to --to VERSION, up or down)"
+    )
+    migrate_cmd.add_argument(
+        "--to",
+        type=int,
+        metavar="VERSION",
+        help="schema version to go to, down included (0: drop the collector's tables and rows)",
+    )
     _add_db(migrate_cmd)
 
     wait = commands.add_parser(
@@ -315,7 +329,20 @@ def export(args: argparse.Namespace) -> int:
 
 def migrate_command(args: argparse.Namespace) -> int:
     url = _database_url(args)
-    applied = migrate(url)
+    if args.to is not None and not 0 <= args.to <= LATEST_VERSION:
+        print(f"--to: no schema version {args.to} (0 to {LATEST_VERSION})", file=sys.stderr)
+        return 2
+    engine = create_database_engine(url)
+    try:
+        with engine.connect() as connection:
+            version = current_version(connection)
+    finally:
+        engine.dispose()
+    if args.to is not None and args.to < version:
+        reverted = downgrade(url, target=args.to)
+        print(f"{describe_url(url)}: migrations reverted: {', '.join(map(str, reverted))}")
+        return 0
+    applied = migrate(url) if args.to is None else migrate(url, target=args.to)
     done = ", ".join(map(str, applied)) if applied else "none (up to date)"
     print(f"{describe_url(url)}: migrations applied: {done}")
     return 0

@@ -42,10 +42,12 @@ from collector.events import (
     MalformedCallback,
     account_sid_of,
     parse_form,
+    plain_account_sid,
     status_event_from,
 )
 from collector.metrics import DEFAULT_TOP_TENANTS, DeliveryMetrics, MetricsExporter, Snapshot
 from collector.names import NameMap, NameMapFiles
+from collector.refusals import RefusalQueue, RejectionLog
 from collector.reports import GROUPINGS, ReportFilter, build_report
 from collector.signatures import SignatureChecker, TokenLookupError, TokenSource, Verdict
 from collector.storage.account_names import save_friendly_names
@@ -107,26 +109,6 @@ _VERDICT_REASONS = {
     Verdict.UNKNOWN_ACCOUNT: "unknown_account",
     Verdict.UNSUPPORTED_SCHEME: "unsupported_signature",
 }
-REJECTION_LOG_INTERVAL_S = 10.0
-
-
-class _RejectionLog:
-    """One log line per reason per interval, with how many were not logged: a flood of
-    forged requests must not become a flood of log lines."""
-
-    def __init__(self) -> None:
-        self._last: dict[str, float] = {}
-        self._quiet: Counter[str] = Counter()
-
-    def note(self, status: int, reason: str, detail: str) -> None:
-        now = time.monotonic()
-        if now - self._last.get(reason, float("-inf")) < REJECTION_LOG_INTERVAL_S:
-            self._quiet[reason] += 1
-            return
-        self._last[reason] = now
-        quiet = self._quiet.pop(reason, 0)
-        more = f" ({quiet} more since the last line)" if quiet else ""
-        log.info("answered %d: %s: %s%s", status, reason, detail, more)
 
 
 def _response(status: int, body: bytes = b"") -> tuple[dict, dict]:
@@ -157,10 +139,13 @@ class StatusCallbackReceiver:
         self.public_url = public_url.rstrip("/") if public_url else None
         self.counters = ReceiverCounters()
         self.metrics = DeliveryMetrics()
-        self._rejection_log = _RejectionLog()
+        self._rejection_log = RejectionLog()
+        self.refusals = RefusalQueue()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         status = await self._handle(scope, receive)
+        if status in (400, 403):
+            await self.refusals.turn()  # after the callbacks that are being stored
         self.counters.answers[status] += 1
         start, body = _ANSWERS[status]
         await send(start)
@@ -186,7 +171,12 @@ class StatusCallbackReceiver:
         if content_type != _FORM_TYPE:
             return self._reject(400, NOT_FORM, "not a form body")
         try:
-            params = parse_form(await _read_body(receive))
+            body = await _read_body(receive)
+            # Most of a flood names random accounts: refused before the form is parsed.
+            plain = plain_account_sid(body)
+            if plain is not None and self.checker.surely_unknown(plain):
+                return self._reject(403, "unknown_account", plain)
+            params = parse_form(body)
             account_sid = account_sid_of(params)
         except MalformedCallback as error:
             return self._reject(400, MALFORMED, str(error))
@@ -378,6 +368,7 @@ class CollectorApp:
                 "uptime_s": round(time.time() - self.started_at, 3),
                 "answers": {str(code): n for code, n in sorted(counters.answers.items())},
                 "rejections": dict(counters.rejections),
+                "refusal_queue_peak": self.receiver.refusals.most_waiting,
                 "estate": {
                     "known_accounts": self.directory.size,
                     "account_lists": self.directory.list_calls,

@@ -30,10 +30,11 @@ class FormParams:
     signed the way Twilio signs it.
     """
 
-    __slots__ = ("_values", "body", "pairs")
+    __slots__ = ("_sorted", "_values", "body", "pairs")
 
     def __init__(self, pairs: list[tuple[str, str]], body: str | None = None) -> None:
         self.pairs = pairs
+        self._sorted: list[tuple[str, str]] | None = None
         # The form as received (ASCII: percent-encoded); rebuilt when parsed from elsewhere.
         self.body = body if body is not None else urlencode(pairs)
         values: dict[str, list[str]] = {}
@@ -56,6 +57,21 @@ class FormParams:
 
     def getlist(self, name: str) -> list[str]:
         return self._values[name]
+
+    def sorted_pairs(self) -> list[tuple[str, str]]:
+        """The pairs sorted by name, then value (repeats kept): sorted once per callback for
+        both the event's identity and its signature."""
+        if self._sorted is None:
+            self._sorted = sorted(self.pairs)
+        return self._sorted
+
+    def signed_pairs(self) -> list[tuple[str, str]]:
+        """The pairs in the order Twilio signs them: names sorted, each name's distinct values
+        sorted (a repeated name=value pair counts once)."""
+        ordered = self.sorted_pairs()
+        if len(self._values) == len(self.pairs):  # no repeated name: no repeated pair
+            return ordered
+        return list(dict.fromkeys(ordered))
 
     # RequestValidator tries `getall` first (Flask's name); without it, it pays an exception
     # per parameter before finding `getlist`.
@@ -121,6 +137,28 @@ def parse_form(body: bytes) -> FormParams:
     return FormParams(pairs, text)
 
 
+_ACCOUNT_FIELD = b"AccountSid="
+_PLAIN_ACCOUNT_SID = re.compile(rb"AC[0-9a-f]{32}")
+
+
+def plain_account_sid(body: bytes) -> str | None:
+    """The `AccountSid` that `account_sid_of(parse_form(body))` would return, read straight
+    from the body when that is certain (the first field of that name, nothing escaped before
+    it, a well-formed SID as its value); None means: parse the form to know. A body the
+    parser would refuse may still yield its SID here: it is refused either way."""
+    at = body.find(_ACCOUNT_FIELD)
+    while at > 0 and body[at - 1] != 0x26:  # not at a field's start ("&")
+        at = body.find(_ACCOUNT_FIELD, at + 1)
+    if at < 0 or b"%" in body[:at]:
+        return None  # absent, or an escaped name before it might spell AccountSid too
+    start = at + len(_ACCOUNT_FIELD)
+    end = body.find(b"&", start)
+    value = body[start:] if end < 0 else body[start:end]
+    if not _PLAIN_ACCOUNT_SID.fullmatch(value):
+        return None
+    return value.decode("ascii")
+
+
 def account_sid_of(params: FormParams) -> str:
     account_sid = params.get("AccountSid")
     if not account_sid:
@@ -153,7 +191,7 @@ def event_key_of(params: FormParams) -> str:
     """Identity of an event: the same parameters with the same values, in any order, are the
     same callback (a replay or Twilio's retry), whatever its idempotency header says. 128 bits
     of BLAKE2b: only signed callbacks are stored, so nobody can aim for a collision."""
-    canonical = "\n".join(f"{name}={value}" for name, value in sorted(params.pairs))
+    canonical = "\n".join(f"{name}={value}" for name, value in params.sorted_pairs())
     return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
 
 

@@ -34,7 +34,7 @@ from sqlalchemy import Engine, func, select
 from collector.names import NO_LABEL, Label, NameMap
 from collector.statuses import DELIVERED_STATUSES, REACHED_CARRIER_STATUSES
 from collector.storage.schema import messages
-from collector.storage.writer import day_of
+from collector.storage.writes import day_of
 from collector.usage import Spend, UsageError, UsageSource
 
 Grouping = Literal["account", "service", "sender", "day", "tenant", "use_case"]

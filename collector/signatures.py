@@ -8,6 +8,7 @@ match, so a token rotated since it was cached keeps working. Tokens are never lo
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import logging
 import time
@@ -111,11 +112,20 @@ class TwilioTokenSource:
         return account.auth_token
 
 
+def signature_of(key: bytes, url: str, params: FormParams) -> str:
+    """`RequestValidator(token).compute_signature(url, params)` (HMAC-SHA1 of the URL followed
+    by each name and value, names sorted, a name's distinct values sorted; base64), from the
+    pairs sorted once per callback and with the one-shot HMAC: a third of its cost, and this
+    runs for every callback. A test holds the two equal on a table of tricky forms."""
+    data = url + "".join([name + value for name, value in params.signed_pairs()])
+    return base64.b64encode(hmac.digest(key, data.encode("utf-8"), "sha1")).decode("ascii")
+
+
 def _signed(validator: RequestValidator, url: str, params: FormParams, signature: str) -> bool:
     """`RequestValidator.validate`, cheaper when the signature is good: it always computes two
     HMACs (the URL with and without its default port, as Twilio signs either way); the URL as
     requested matches almost always, so try that one alone first."""
-    expected = validator.compute_signature(url, params)
+    expected = signature_of(validator.token, url, params)
     if hmac.compare_digest(expected.encode(), signature.encode()):
         return True
     return validator.validate(url, params, signature)

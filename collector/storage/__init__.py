@@ -1,2 +1,2 @@
-"""Storage through SQLAlchemy: engines, versioned migrations, the group-commit writer and the
+"""Storage through SQLAlchemy: engines, Alembic migrations, the group-commit writer and the
 read queries behind reports and exports."""

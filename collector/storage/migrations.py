@@ -1,37 +1,47 @@
-"""Versioned schema migrations, applied in order, each recorded in `schema_migrations`.
+"""Schema migrations with Alembic: the revisions live in `revisions/versions/`, one file a step.
 
-Each migration spells out its own DDL (a snapshot, not the live `schema` module), so replaying
-the history on an empty database always builds what older collectors built. All pending steps
-run in one transaction under a lock (PostgreSQL: an advisory lock; SQLite: the write lock), so
+`migrate()` brings a database up to a version and `downgrade()` takes it back down, on SQLite
+and PostgreSQL. Every step of one call runs in one transaction under a lock (PostgreSQL: an
+advisory lock; SQLite: the write lock, taken by BEGIN IMMEDIATE before anything is read), so
 two collectors starting together migrate once, and a failed step leaves the previous version.
+
+Alembic's `alembic_version` table holds the current revision. `schema_migrations` keeps the
+readable history (version, description, when), as the hand-written runner that came before
+Alembic wrote it: a database that runner created (no `alembic_version`, versions 1 to N in
+`schema_migrations`) is stamped at its recorded version and upgraded from there. Revision ids
+are 4-digit numbers ("0003"), each file named after its revision, so the history and the
+command line speak of plain versions.
+
+Alembic (with its dialect modules) is imported only when there is something to do: a database
+already at the newest revision, what every start but the first finds, is checked with one
+query, so restarts and the report commands start as fast as before Alembic.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Connection,
-    Engine,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    select,
-)
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import OperationalError
 
 from collector.storage.database import create_database_engine
 from collector.storage.schema import schema_migrations
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext, MigrationInfo
+    from alembic.script import ScriptDirectory
+
+REVISIONS_DIR = Path(__file__).with_name("revisions")
 # Any constant both processes agree on; it names the collector's migration lock.
 _POSTGRES_LOCK_KEY = 0x7C011EC7
+_ALEMBIC_VERSION_TABLE = "alembic_version"
 
 
 class SchemaTooNew(RuntimeError):
@@ -42,78 +52,104 @@ class SchemaTooNew(RuntimeError):
 class Migration:
     version: int
     description: str
-    upgrade: Callable[[Connection], None]
+    revision: str  # Alembic's revision id
 
 
-def _v1_tables(connection: Connection) -> None:
-    snapshot = MetaData()
-    event_id = BigInteger().with_variant(Integer(), "sqlite")
-    Table(
-        "status_events",
-        snapshot,
-        Column("id", event_id, primary_key=True, autoincrement=True),
-        Column("event_key", String(64), nullable=False, unique=True),
-        Column("received_at_us", BigInteger, nullable=False),
-        Column("account_sid", String(34), nullable=False),
-        Column("message_sid", String(34), nullable=False),
-        Column("status", String(64), nullable=False),
-        Column("error_code", Text),
-        Column("messaging_service_sid", Text),
-        Column("sender", Text),
-        Column("idempotency_token", Text),
-        Column("body", Text, nullable=False),
-    )
-    Table(
-        "messages",
-        snapshot,
-        Column("message_sid", String(34), primary_key=True),
-        Column("account_sid", String(34), nullable=False),
-        Column("messaging_service_sid", Text),
-        Column("sender", Text),
-        Column("status", String(64), nullable=False),
-        Column("status_rank", Integer, nullable=False),
-        Column("error_code", Text),
-        Column("first_seen_us", BigInteger, nullable=False),
-        Column("last_event_us", BigInteger, nullable=False),
-        Column("delivered_us", BigInteger),
-        Column("day", String(10), nullable=False),
-    )
-    snapshot.create_all(connection)
+def revision_id(version: int) -> str:
+    return f"{version:04d}"
 
 
-def _v2_report_indexes(connection: Connection) -> None:
-    snapshot = MetaData()
-    messages = Table(
-        "messages",
-        snapshot,
-        Column("account_sid", String(34)),
-        Column("day", String(10)),
-    )
-    Index("messages_by_account_day", messages.c.account_sid, messages.c.day).create(connection)
-    Index("messages_by_day", messages.c.day).create(connection)
+_REVISION_FILE = re.compile(r"^(\d{4})_\w+\.py$")
 
 
-def _v3_account_names(connection: Connection) -> None:
-    snapshot = MetaData()
-    Table(
-        "account_names",
-        snapshot,
-        Column("account_sid", String(34), primary_key=True),
-        Column("friendly_name", Text, nullable=False),
-        Column("updated_at_us", BigInteger, nullable=False),
-    )
-    snapshot.create_all(connection)
+def head_by_file_name() -> str:
+    """The newest revision id, from the file names alone (a test holds it equal to Alembic's
+    head): enough to see that a database is up to date without importing Alembic."""
+    ids = [
+        match.group(1)
+        for path in (REVISIONS_DIR / "versions").iterdir()
+        if (match := _REVISION_FILE.match(path.name))
+    ]
+    return max(ids)
 
 
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "status event archive and per-message status", _v1_tables),
-    Migration(2, "indexes for report filters (account, day)", _v2_report_indexes),
-    Migration(3, "FriendlyNames of the estate's accounts", _v3_account_names),
-)
-LATEST_VERSION = MIGRATIONS[-1].version
+def _alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(REVISIONS_DIR))
+    config.attributes["connection"] = connection
+    config.attributes["steps"] = []
+    return config
+
+
+@functools.cache
+def _script() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config())
+
+
+@functools.cache
+def migrations() -> tuple[Migration, ...]:
+    """Every step, oldest first, as Alembic reads them (imports Alembic)."""
+    # walk_revisions goes from the head down; the history reads from the base up.
+    scripts = reversed(list(_script().walk_revisions()))
+    return tuple(Migration(int(s.revision), s.doc, s.revision) for s in scripts)
+
+
+LATEST_VERSION = int(head_by_file_name())
+
+
+def __getattr__(name: str) -> Any:
+    # `MIGRATIONS` reads the revision files through Alembic: only for whoever asks for it.
+    if name == "MIGRATIONS":
+        return migrations()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def record_step(
+    *, ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: dict[str, Any]
+) -> None:
+    """Alembic's `on_version_apply` hook (see `revisions/env.py`): keep `schema_migrations`
+    in step with what was applied or reverted, in the same transaction."""
+    if step.is_stamp or step.up_revision_id is None:
+        return
+    version = int(step.up_revision_id)
+    connection = ctx.connection
+    assert connection is not None
+    if step.is_upgrade:
+        connection.execute(
+            schema_migrations.insert().values(
+                version=version,
+                description=step.up_revision.doc,
+                applied_at_us=time.time_ns() // 1000,
+            )
+        )
+    else:
+        connection.execute(schema_migrations.delete().where(schema_migrations.c.version == version))
+    config = ctx.config
+    assert config is not None
+    config.attributes["steps"].append(version)
 
 
 def current_version(connection: Connection) -> int:
+    """The schema version: Alembic's revision, or for a database the hand-written runner
+    left, the last version it recorded (0: an empty database)."""
+    revision = _alembic_revision(connection)
+    if revision is not None:
+        return int(revision)
+    return _recorded_version(connection)
+
+
+def _alembic_revision(connection: Connection) -> str | None:
+    if not connection.dialect.has_table(connection, _ALEMBIC_VERSION_TABLE):
+        return None
+    # One linear history: one row at most (Alembic's own reader would import Alembic).
+    return connection.execute(text(f"SELECT version_num FROM {_ALEMBIC_VERSION_TABLE}")).scalar()
+
+
+def _recorded_version(connection: Connection) -> int:
     if not connection.dialect.has_table(connection, schema_migrations.name):
         return 0
     latest = connection.execute(
@@ -123,7 +159,23 @@ def current_version(connection: Connection) -> int:
 
 
 def migrate(database: Engine | str, *, target: int = LATEST_VERSION) -> list[int]:
-    """Bring the schema to `target`; returns the versions applied (empty when up to date)."""
+    """Bring the schema up to `target`; returns the versions applied (empty when up to date)."""
+    return _run(database, "upgrade", target)
+
+
+def downgrade(database: Engine | str, *, target: int) -> list[int]:
+    """Take the schema back down to `target` (0: nothing of ours but the history tables);
+    returns the versions reverted, newest first. Tables that a step created are dropped with
+    their rows."""
+    return _run(database, "downgrade", target)
+
+
+_SQLITE_LOCKED_ATTEMPTS = 100
+
+
+def _run(database: Engine | str, direction: str, target: int) -> list[int]:
+    if not 0 <= target <= LATEST_VERSION:
+        raise ValueError(f"no schema version {target}: this collector knows 1 to {LATEST_VERSION}")
     url = (
         database.url.render_as_string(hide_password=False)
         if isinstance(database, Engine)
@@ -135,7 +187,7 @@ def migrate(database: Engine | str, *, target: int = LATEST_VERSION) -> list[int
     try:
         for attempt in range(_SQLITE_LOCKED_ATTEMPTS):
             try:
-                return _migrate(engine, target)
+                return _run_locked(engine, direction, target)
             except OperationalError as error:
                 # A brand-new SQLite file: while one process turns it to WAL mode, SQLite
                 # answers "locked" to the others without waiting (busy_timeout does not apply).
@@ -148,30 +200,54 @@ def migrate(database: Engine | str, *, target: int = LATEST_VERSION) -> list[int
         engine.dispose()
 
 
-_SQLITE_LOCKED_ATTEMPTS = 100
-
-
-def _migrate(engine: Engine, target: int) -> list[int]:
+def _run_locked(engine: Engine, direction: str, target: int) -> list[int]:
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_POSTGRES_LOCK_KEY})")
         schema_migrations.create(connection, checkfirst=True)
-        version = current_version(connection)
-        if version > LATEST_VERSION:
-            raise SchemaTooNew(
-                f"database schema is version {version}; this collector knows up to "
-                f"{LATEST_VERSION}: upgrade the collector"
-            )
-        applied = []
-        for migration in MIGRATIONS:
-            if version < migration.version <= target:
-                migration.upgrade(connection)
-                connection.execute(
-                    schema_migrations.insert().values(
-                        version=migration.version,
-                        description=migration.description,
-                        applied_at_us=time.time_ns() // 1000,
-                    )
-                )
-                applied.append(migration.version)
-        return applied
+        if (
+            direction == "upgrade"
+            and target == LATEST_VERSION
+            and _alembic_revision(connection) == revision_id(LATEST_VERSION)
+            and _recorded_version(connection) <= LATEST_VERSION
+        ):
+            return []  # up to date: the usual start, without importing Alembic
+        # Alembic names each of its plugins at INFO when it is imported: not news for our logs
+        # (its "Running upgrade 0002 -> 0003, ..." lines are, and stay).
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+        _refuse_newer(connection)
+        from alembic import command
+
+        config = _alembic_config(connection)
+        if _alembic_revision(connection) is None:
+            recorded = _recorded_version(connection)
+            if recorded:
+                # Left by the hand-written runner: its steps are revisions 1..N, same DDL.
+                command.stamp(config, revision_id(recorded))
+        if direction == "upgrade":
+            if current_version(connection) < target:
+                command.upgrade(config, revision_id(target))
+        elif current_version(connection) > target:
+            command.downgrade(config, revision_id(target) if target else "base")
+        return list(config.attributes["steps"])
+
+
+def _refuse_newer(connection: Connection) -> None:
+    from alembic.util.exc import CommandError
+
+    try:
+        revision = _alembic_revision(connection)
+        if revision is not None:
+            _script().get_revision(revision)
+    except CommandError:
+        raise SchemaTooNew(_too_new(revision)) from None
+    recorded = _recorded_version(connection)
+    if recorded > LATEST_VERSION:
+        raise SchemaTooNew(_too_new(str(recorded)))
+
+
+def _too_new(version: str | None) -> str:
+    return (
+        f"database schema is version {version}; this collector knows up to "
+        f"{LATEST_VERSION}: upgrade the collector"
+    )

@@ -1,5 +1,6 @@
-"""The current schema, for queries. Tables are created and changed only by `migrations`; a test
-checks that the migrated database matches these definitions."""
+"""The current schema, for queries. Tables are created and changed only by the Alembic revisions
+(`revisions/versions/`, run by `migrations`); a test checks that the migrated database matches
+these definitions."""
 
 from __future__ import annotations
 
