@@ -111,7 +111,13 @@ def _git(project_dir: Path, *args: str) -> str:
 def files_changed_since(project_dir: Path, base: str) -> list[str]:
     """Paths relative to the project that differ between `base` and the working tree
     (committed or not), untracked files included."""
-    _git(project_dir, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")
+    try:
+        _git(project_dir, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")
+    except FleetError:
+        raise FleetError(
+            f"--base {base}: not a commit of this repository (a shallow CI checkout must fetch "
+            "it first, e.g. `git fetch origin main` with `fetch-depth: 0`)"
+        ) from None
     # Both name paths from the project directory (`--relative`), and only below it.
     listed = _git(project_dir, "diff", "--name-only", "--no-renames", "--relative", base)
     untracked = _git(project_dir, "ls-files", "--others", "--exclude-standard")
