@@ -138,9 +138,7 @@ class FleetRunner:
             return
         if operation == "refresh":
             outcome.phase = "refresh"
-            refreshed = stack.refresh(
-                parallel=self.options.parallel, on_event=on_event, skip_preview=True, **quiet
-            )
+            refreshed = stack.refresh(parallel=self.options.parallel, on_event=on_event, **quiet)
             outcome.changes.clear()
             outcome.changes.update(refreshed.summary.resource_changes or {})
             return
@@ -157,7 +155,6 @@ class FleetRunner:
             stack.refresh(
                 parallel=self.options.parallel,
                 clear_pending_creates=True,
-                skip_preview=True,
                 **quiet,
             )
             outcome.note = "resumed: refreshed with --clear-pending-creates first"
