@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fleet.__main__ import main
 from fleet.catalog import CustomerSpec, FleetError, add_customer, load_settings
 from fleet.inputs import changed_groups
 from tests.fleet.support import commit, fleet_project, git
+from tests.support.pulumi_cli import REPO_ROOT
 
 
 @pytest.fixture
@@ -93,3 +98,38 @@ def test_an_unknown_base_is_one_line(project: Path, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no-such-ref" in err
     assert git(project, "status", "--porcelain") == ""
+
+
+WORKFLOW = REPO_ROOT / ".github" / "workflows" / "fleet-preview.yml"
+
+
+def test_the_pull_request_workflow_previews_the_changed_groups(project: Path) -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    assert "pull_request" in workflow.get("on", workflow.get(True))
+    changed_job, preview_job = workflow["jobs"]["changed"], workflow["jobs"]["preview"]
+    assert preview_job["strategy"]["matrix"] == "${{ fromJSON(needs.changed.outputs.matrix) }}"
+    assert preview_job["if"] == "needs.changed.outputs.count != '0'"
+    assert preview_job["strategy"]["fail-fast"] is False  # one group's violation hides no other
+    [preview_step] = [s for s in preview_job["steps"] if "fleet preview" in s.get("run", "")]
+    assert '--groups "$GROUP"' in preview_step["run"]
+    assert "secrets." not in WORKFLOW.read_text()  # fork pull requests get none
+
+    # The `changed` step's script, run as the runner runs it, in a project with one change.
+    [step] = [s for s in changed_job["steps"] if s.get("id") == "changed"]
+    path = project / "Pulumi.prod-g02.yaml"
+    path.write_text(path.read_text().replace("Charlie", "Charlie Co"))
+    outputs = project.parent / "github-output"
+    env = {
+        **os.environ,
+        "BASE": "HEAD",
+        "GITHUB_OUTPUT": str(outputs),
+        "PYTHONPATH": str(REPO_ROOT),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    script = step["run"].replace("python -m fleet", f"python -m fleet --project-dir {project}")
+    subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], env=env, check=True)
+    lines = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    assert json.loads(lines["matrix"]) == {
+        "include": [{"group": "prod-g02", "reason": "Pulumi.prod-g02.yaml changed"}]
+    }
+    assert lines["count"] == "1"

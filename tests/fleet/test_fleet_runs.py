@@ -8,6 +8,7 @@ state side by side with the file backend."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Iterator
@@ -212,3 +213,38 @@ def test_groups_side_by_side_on_postgres_state(
         assert not (tmp_path / "state" / "backend").exists()
         status = run_fleet(project, "status", env=env)
         assert status.stdout.count("converged") == 2, status.stdout + status.stderr
+
+
+def test_a_group_killed_mid_run_is_resumed_by_the_next_up(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    emulator.set_faults(latency_ms=250)
+    project = fleet_project(tmp_path / "project")
+    env = fleet_env(tmp_path / "state", emulator.url)
+    add_customers(project, CUSTOMERS[:2], env)
+    log = tmp_path / "fleet-up.log"
+    fleet = start_fleet(project, "up", env=env, log=log)
+    wait_until(
+        lambda: emulator.stats()["writes"] >= 6 or fleet.poll() is not None,
+        timeout=300,
+        what="the group's first creates",
+    )
+    assert fleet.poll() is None, log.read_text()
+    # A crash, not a Ctrl-C: the fleet, the group's engine and its program die at once.
+    os.killpg(fleet.pid, signal.SIGKILL)
+    for pid in processes_working_in(project):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    fleet.wait()
+    wait_until(lambda: not processes_working_in(project), timeout=30, what="the run's exit")
+    locks = list((tmp_path / "state" / "backend").rglob(".pulumi/locks/**/*.json"))
+    assert locks, "the killed run left no lock: the kill came too late to test anything"
+
+    resumed = run_fleet(project, "up", env=env)
+    assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+    assert "prod-g01: removed the stale lock of a run that is gone" in resumed.stderr
+    assert "resumed: refreshed with --clear-pending-creates first" in resumed.stdout
+    names, numbers = estate(emulator)
+    assert len(names) == len(set(names)) == 2 and numbers == 8, names  # adopted, no twins
+    preview = run_fleet(project, "preview", env=env)
+    assert preview.returncode == 0 and "no change" in preview.stdout, preview.stdout
