@@ -136,6 +136,7 @@ def _twilio_endpoint(
             emulator.stats.by_status["429"] += 1
             return _over_concurrency(emulator)
         emulator.stats.request_started(method, username)
+        emulator.stats.by_account[request.path_params.get("AccountSid") or username] += 1
         try:
             return await serve(request, method)
         finally:

@@ -81,6 +81,9 @@ def test_requests_over_the_cap_get_429_20429_with_retry_after(capped: EmulatorPr
     stats = capped.stats()
     assert stats["over_concurrency"] == {DEV_ACCOUNT_SID: 6 - CAP}
     assert stats["in_flight_peak"][DEV_ACCOUNT_SID] == CAP
+    # Requests served, by the account whose data they touch (path AccountSid, else signer):
+    # the subaccount's create and the parent's reads, then the subaccount's own read.
+    assert stats["by_account"] == {DEV_ACCOUNT_SID: 1 + CAP, subaccount.sid: 1}
 
 
 def bounded_client(emulator: EmulatorProcess, parent_bound: int) -> RetryingHttpClient:
