@@ -52,8 +52,6 @@ PROGRAM = ("architecture", "components", "providers", "emulator", "__main__.py")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
-
-
 def write_project(project: Path, customers: int) -> int:
     """A copy of the program, the pack and the entry point, with an N-customer stack file;
     the number of Twilio resources the plan implies."""
@@ -152,8 +150,15 @@ def shipped(workspace: Workspace, label: str) -> Measured:
 
 def create_group(workspace: Workspace) -> Measured:
     emulator = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "python"), "-m", "emulator", "--port", "0", "--db",
-         str(workspace.state / "emulator.db")],
+        [
+            str(ROOT / ".venv" / "bin" / "python"),
+            "-m",
+            "emulator",
+            "--port",
+            "0",
+            "--db",
+            str(workspace.state / "emulator.db"),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -165,8 +170,9 @@ def create_group(workspace: Workspace) -> Measured:
         workspace.emulator_url = line.split("listening on ", 1)[1].split()[0]
         return workspace.run(
             "up",
-            workspace.pulumi("up", "--yes", "--skip-preview", "--parallel", "64",
-                             "--suppress-progress"),
+            workspace.pulumi(
+                "up", "--yes", "--skip-preview", "--parallel", "64", "--suppress-progress"
+            ),
             PULUMI_SKIP_CHECKPOINTS="true",
             TLZ_PROVIDER_WORKERS="64",
         )
@@ -183,7 +189,9 @@ def engine_profile(prefix: Path) -> list[str]:
         return [f"engine profile: none readable (profiles {len(profiles)}, go={go})"]
     top = subprocess.run(
         [go, "tool", "pprof", "-top", "-cum", "-nodecount=14", str(profiles[-1])],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     ).stdout.splitlines()
     start = next((i for i, line in enumerate(top) if line.startswith("Duration")), 0)
     return ["engine CPU profile of the stock preview (go tool pprof -top -cum):"] + [
@@ -202,13 +210,21 @@ def row(n: int, resources: int, m: Measured) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", default="100,200")
-    parser.add_argument("--stock-up-to", type=int, default=100,
-                        help="measure the stock command only up to this many customers")
+    parser.add_argument(
+        "--stock-up-to",
+        type=int,
+        default=100,
+        help="measure the stock command only up to this many customers",
+    )
     parser.add_argument("--no-change", action="store_true")
-    parser.add_argument("--profile", action="store_true",
-                        help="profile the engine during the stock check of the largest N")
-    parser.add_argument("--without-pack", action="store_true",
-                        help="also time the stock preview without the pack")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile the engine during the stock check of the largest N",
+    )
+    parser.add_argument(
+        "--without-pack", action="store_true", help="also time the stock preview without the pack"
+    )
     parser.add_argument("--keep", type=Path, help="keep the projects under this directory")
     args = parser.parse_args(argv)
     sizes = [int(part) for part in args.customers.split(",") if part]
@@ -224,8 +240,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for n in sizes:
             workspace = Workspace(scratch / f"n{n}", n)
-            workspace.run("init", ["pulumi", "stack", "init", STACK, "--secrets-provider",
-                                   "passphrase", "--non-interactive"])
+            workspace.run(
+                "init",
+                [
+                    "pulumi",
+                    "stack",
+                    "init",
+                    STACK,
+                    "--secrets-provider",
+                    "passphrase",
+                    "--non-interactive",
+                ],
+            )
             measured = []
             if n <= args.stock_up_to:
                 profiled = args.profile and n == max(x for x in sizes if x <= args.stock_up_to)
@@ -235,9 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if profiled:
                     notes += engine_profile(prefix)
                 if args.without_pack:
-                    measured.append(
-                        workspace.run("no pack, all new", workspace.pulumi("preview"))
-                    )
+                    measured.append(workspace.run("no pack, all new", workspace.pulumi("preview")))
             measured.append(shipped(workspace, "shipped, all new"))
             if args.no_change:
                 created = create_group(workspace)

@@ -28,12 +28,9 @@ from fleet.catalog import (
     discover_groups,
     load_settings,
 )
-from fleet.command import ROOT, SessionPulumiCommand
-from fleet.environment import fleet_environment
 from fleet.inputs import changed_groups
-from fleet.progress import FAILED, INTERRUPTED, NOT_STARTED, Display, summary_table
-from fleet.runner import FleetRunner, RunOptions, default_concurrency
-from fleet.status import group_statuses, status_table
+
+ROOT = Path(__file__).resolve().parents[1]
 
 EXIT_FAILED_GROUPS = 1
 EXIT_CANNOT_START = 2
@@ -68,6 +65,13 @@ def select_groups(settings: FleetSettings, wanted: str | None) -> list[Group]:
 
 
 def run_operation(settings: FleetSettings, arguments: argparse.Namespace) -> int:
+    # The Automation API is imported only by the commands that run Pulumi: `changed` and
+    # `add-customer` stay quick.
+    from fleet.command import SessionPulumiCommand
+    from fleet.environment import fleet_environment
+    from fleet.progress import FAILED, INTERRUPTED, NOT_STARTED, Display, summary_table
+    from fleet.runner import FleetRunner, RunOptions, default_concurrency
+
     groups = select_groups(settings, arguments.groups)
     if not groups:
         say("no groups to run (none found, or --groups named none)")
@@ -134,6 +138,11 @@ def redacted(url: str) -> str:
 
 
 def show_status(settings: FleetSettings, arguments: argparse.Namespace) -> int:
+    from fleet.command import SessionPulumiCommand
+    from fleet.environment import fleet_environment
+    from fleet.runner import default_concurrency
+    from fleet.status import group_statuses, status_table
+
     groups = select_groups(settings, arguments.groups)
     environment = fleet_environment(settings.project_dir, None)
     statuses = group_statuses(

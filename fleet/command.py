@@ -85,6 +85,12 @@ class SessionPulumiCommand(PulumiCommand):
         on_error: OnOutput | None = None,
     ) -> CommandResult:
         # As PulumiCommand.run, with start_new_session and the process remembered.
+        if args[:1] == ["up"] and "--skip-preview" in args:
+            # The Automation API's `up` always skips the preview, and with it the policy pack's
+            # stack rules before any change (they would run only after the steps): the fleet's
+            # `up` previews first, as `pulumi up --yes` does, so a mandatory violation stops a
+            # group before it changes anything.
+            args = [arg for arg in args if arg != "--skip-preview"]
         if "--non-interactive" not in args[: args.index("--") if "--" in args else len(args)]:
             args.insert(0, "--non-interactive")
         env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}

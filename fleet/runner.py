@@ -196,6 +196,8 @@ class FleetRunner:
             # A preview announces each step (pre events); up and refresh report it done.
             preview = outcome.phase == "preview"
             step = event.resource_pre_event if preview else event.res_outputs_event
+            if not preview and step is not None and step.planning:
+                step = None  # the preview that `up` runs first: announced, not done
             if step is not None and step.metadata.type != "pulumi:pulumi:Stack":
                 with self._lock:
                     outcome.changes[op_name(step.metadata.op)] += 1
