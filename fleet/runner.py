@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from pulumi import automation as auto
+import pulumi.automation as auto
 from pulumi.automation.events import EngineEvent
 
 from architecture.errors import ArchitectureError

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from pulumi import automation as auto
+import pulumi.automation as auto
 
 from architecture.loading import PROJECT
 from fleet.catalog import FleetError, FleetSettings, Group
