@@ -14,6 +14,7 @@ before its `up`, as `scripts/resume-stack` does.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -244,12 +245,22 @@ def failure_reason(error: auto.CommandError, outcome: GroupOutcome) -> str:
     if outcome.violations:
         more = f" (and {len(outcome.violations) - 1} more)" if len(outcome.violations) > 1 else ""
         return outcome.violations[0] + more
-    text = str(error)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if line.lower().startswith(("error:", "error "))]
-    interesting = [line for line in errors if "update failed" not in line.lower()]
-    chosen = (interesting or errors or lines[-1:] or ["pulumi failed"])[0]
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    # A provider's exception names the resource and Twilio's error; the stack's own lines
+    # ("update failed", "Resource monitor has terminated") only say that something failed.
+    raised = [line for line in lines if _EXCEPTION_LINE.match(line)]
+    errors = [
+        line
+        for line in lines
+        if line.lower().startswith(("error:", "error "))
+        and not any(generic in line.lower() for generic in _GENERIC_ERRORS)
+    ]
+    chosen = (raised or errors or lines[-1:] or ["pulumi failed"])[0]
     return chosen[:300]
+
+
+_EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Failure): \S")
+_GENERIC_ERRORS = ("update failed", "preview failed", "resource monitor has terminated")
 
 
 def default_concurrency() -> int:

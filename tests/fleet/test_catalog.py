@@ -124,3 +124,27 @@ def test_the_command_prints_the_group(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "added to prod-g01" in captured.err
     assert main(argv) == 2
     assert "already in group prod-g01" in capsys.readouterr().err
+
+
+def test_a_failed_group_is_named_by_the_providers_error() -> None:
+    from pulumi.automation import CommandResult
+    from pulumi.automation.errors import create_command_error
+
+    from fleet.progress import GroupOutcome
+    from fleet.runner import failure_reason
+
+    stderr = "\n".join(
+        [
+            "    error: update failed",
+            "    error: Resource monitor has terminated, shutting down",
+            "  pulumi-python:dynamic/twilio:Subaccount (newcomer):",
+            "    error: Traceback (most recent call last):",
+            "    providers.errors.TwilioResourceError: Subaccount 'newcomer': Twilio error 21480:"
+            " Reached the maximum of 1000 subaccounts for this account",
+        ]
+    )
+    error = create_command_error(CommandResult(stdout="", stderr=stderr, code=255))
+    reason = failure_reason(error, GroupOutcome("prod-g11"))
+    assert reason.startswith("providers.errors.TwilioResourceError: Subaccount 'newcomer'")
+    outcome = GroupOutcome("prod-g03", violations=["[mandatory] sender-pool-limits (x): y"])
+    assert failure_reason(error, outcome) == "[mandatory] sender-pool-limits (x): y"

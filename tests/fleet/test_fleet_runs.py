@@ -220,6 +220,12 @@ def test_groups_side_by_side_on_postgres_state(
         assert not (tmp_path / "state" / "backend").exists()
         status = run_fleet(project, "status", env=env)
         assert status.stdout.count("converged") == 2, status.stdout + status.stderr
+        calls = emulator.stats()["total"]
+        refresh = run_fleet(project, "refresh", env=env)
+        assert refresh.returncode == 0, refresh.stderr + refresh.stdout
+        assert summary_rows(refresh.stdout) == {"prod-g01": "done", "prod-g02": "done"}
+        assert refresh.stdout.count("no change") == 2
+        assert emulator.stats()["total"] > calls  # a refresh reads every object back
 
 
 def test_a_group_killed_mid_run_is_resumed_by_the_next_up(
