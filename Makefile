@@ -140,3 +140,16 @@ postgres: setup
 # per step and skipped.
 bench-state: setup
 	$(VENV)/bin/python -m bench.state_backends --customers 100 --latency-ms 100
+
+# The fleet (README "Operating at scale"): every customer group with one command, e.g.
+#   make fleet FLEET_ARGS="preview"   make fleet FLEET_ARGS="up --groups prod-g03"
+# and its benchmark: N customers in groups of 100 at 100 ms per request against the
+# 16-thread floor (FLEET_CUSTOMERS=1000 for the full size; long on 2 cores).
+.PHONY: fleet bench-fleet
+FLEET_ARGS ?= status
+FLEET_CUSTOMERS ?= 200
+fleet: setup
+	$(VENV)/bin/python -m fleet $(FLEET_ARGS)
+
+bench-fleet: setup
+	$(VENV)/bin/python -m bench.fleet --customers $(FLEET_CUSTOMERS) --group-size 100 --latency-ms 100

@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault-retry-after", type=int, default=1, help="Retry-After seconds on 429 (default 1)"
     )
     faults.add_argument(
+        "--account-concurrency-limit",
+        type=int,
+        default=0,
+        help="requests one account may have in flight; more get 429 (20429); 0: no cap",
+    )
+    faults.add_argument(
         "--fault-5xx-rate", type=_rate, default=0.0, help="share answered 500/503 without running"
     )
     faults.add_argument(
@@ -180,6 +186,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     settings = RuntimeSettings(
         rate_429=args.fault_429_rate,
         retry_after_seconds=args.fault_retry_after,
+        account_concurrency_limit=args.account_concurrency_limit,
         rate_5xx=args.fault_5xx_rate,
         rate_commit_then_fail=args.fault_commit_then_fail_rate,
         commit_then_fail_mode=args.fault_commit_then_fail_mode,

@@ -109,6 +109,17 @@ def _injected(kind: str, emulator: Emulator) -> Response:
     return error_response(TwilioError(500, 20500, "Internal Server Error"))
 
 
+def _over_concurrency(emulator: Emulator) -> Response:
+    return error_response(
+        TwilioError(
+            429,
+            20429,
+            "Too many concurrent requests",
+            {"Retry-After": str(emulator.settings.retry_after_seconds)},
+        )
+    )
+
+
 def _twilio_endpoint(
     emulator: Emulator, endpoint: Endpoint
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -118,7 +129,14 @@ def _twilio_endpoint(
     async def handle(request: Request) -> Response:
         method = "GET" if request.method == "HEAD" else request.method
         username = basic_username(request.headers.get("authorization"))
+        limit = emulator.settings.account_concurrency_limit
+        if limit and emulator.stats.in_flight[username] >= limit:
+            # Twilio's concurrency limit: refused at once, not counted as in flight.
+            emulator.stats.over_concurrency[username] += 1
+            emulator.stats.by_status["429"] += 1
+            return _over_concurrency(emulator)
         emulator.stats.request_started(method, username)
+        emulator.stats.by_account[request.path_params.get("AccountSid") or username] += 1
         try:
             return await serve(request, method)
         finally:

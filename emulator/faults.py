@@ -37,6 +37,10 @@ class RuntimeSettings:
 
     rate_429: float = 0.0
     retry_after_seconds: int = 1
+    # Requests one account (the Basic-auth username that signs them) may have in flight; one
+    # more is answered 429 with code 20429 and Retry-After, as Twilio's concurrency limit
+    # does. 0: no cap.
+    account_concurrency_limit: int = 0
     rate_5xx: float = 0.0
     rate_commit_then_fail: float = 0.0
     commit_then_fail_mode: str = "mixed"
@@ -90,6 +94,8 @@ class RuntimeSettings:
             value = getattr(self, name)
             if not 0.0 <= value <= 600_000:
                 raise ValueError(f"{name} must be between 0 and 600000")
+        if not 0 <= self.account_concurrency_limit <= 100_000:
+            raise ValueError("account_concurrency_limit must be between 0 (no cap) and 100000")
         if not 0 <= self.retry_after_seconds <= 3600:
             raise ValueError("retry_after_seconds must be between 0 and 3600")
         if not 1 <= self.callback_attempts <= 20:
@@ -135,7 +141,7 @@ def _coerce(name: str, value: Any, current: Any) -> Any:
         "callback_jitter_ms",
         "registration_step_ms",
     }
-    integers = {"retry_after_seconds", "callback_attempts"}
+    integers = {"retry_after_seconds", "callback_attempts", "account_concurrency_limit"}
     if name in numeric:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"{name} must be a number")

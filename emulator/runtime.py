@@ -46,6 +46,11 @@ class Stats:
     writes: int = 0
     in_flight: Counter[str] = field(default_factory=Counter)
     in_flight_peak: Counter[str] = field(default_factory=Counter)
+    # Requests refused because their account already had its cap in flight, per account.
+    over_concurrency: Counter[str] = field(default_factory=Counter)
+    # Requests per account whose data they touch: the AccountSid in the path, else the signer
+    # (so a benchmark can tell which customers' accounts an operation read).
+    by_account: Counter[str] = field(default_factory=Counter)
 
     def request_started(self, method: str, username: str) -> None:
         if method in ("POST", "DELETE"):
@@ -65,6 +70,8 @@ class Stats:
             "statuses": dict(sorted(self.by_status.items())),
             "faults": dict(sorted(self.faults.items())),
             "in_flight_peak": dict(sorted(self.in_flight_peak.items())),
+            "over_concurrency": dict(sorted(self.over_concurrency.items())),
+            "by_account": dict(sorted(self.by_account.items())),
         }
 
 

@@ -28,7 +28,7 @@ from emulator.defaults import (
 )
 from providers.client import build_client, make_http_client
 from providers.consistency import settle
-from providers.transport import RetryingHttpClient
+from providers.transport import RetryingHttpClient, RetryPolicy, parent_in_flight_from_environment
 
 T = TypeVar("T")
 
@@ -111,7 +111,11 @@ class TwilioSession:
     def __init__(self, credentials: ParentCredentials) -> None:
         self.credentials = credentials
         # One connection pool for every client of this process, with retries around it.
-        self._http = RetryingHttpClient(make_http_client(credentials.emulator_url))
+        parent_bound = parent_in_flight_from_environment()
+        policy = RetryPolicy(
+            account_concurrency={credentials.account_sid: parent_bound} if parent_bound else {}
+        )
+        self._http = RetryingHttpClient(make_http_client(credentials.emulator_url), policy)
 
     def parent(self) -> Client:
         return self._client(self.credentials.account_sid, self.credentials.auth_token)

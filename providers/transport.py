@@ -15,12 +15,13 @@ adapter), so this layer wraps whatever HTTP client talks to Twilio or the emulat
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -38,12 +39,37 @@ class RetryPolicy:
     base_delay: float = 0.2
     max_delay: float = 10.0
     per_account_concurrency: int = 16
+    # Accounts with a bound of their own: the parent, when the fleet gives each running
+    # group a share of its budget (`parent_in_flight_from_environment`).
+    account_concurrency: Mapping[str, int] = field(default_factory=dict)
+
+    def concurrency_for(self, account: str) -> int:
+        return self.account_concurrency.get(account, self.per_account_concurrency)
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Exponential back-off with full jitter; Retry-After is a floor, never ignored."""
         exponential = min(self.max_delay, self.base_delay * (2**attempt))
         delay = random.uniform(0, exponential)
         return max(delay, retry_after or 0.0)
+
+
+PARENT_IN_FLIGHT_VARIABLE = "TLZ_PARENT_IN_FLIGHT"
+
+
+def parent_in_flight_from_environment() -> int | None:
+    """The parent account's in-flight bound for this process, when one is set.
+
+    Every stack signs with the parent account, while each customer's subaccount belongs to one
+    stack: `python -m fleet` splits the parent's budget across the groups it runs at once and
+    hands each its share in TLZ_PARENT_IN_FLIGHT."""
+    value = os.environ.get(PARENT_IN_FLIGHT_VARIABLE, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(
+            f"{PARENT_IN_FLIGHT_VARIABLE}: a whole number of requests >= 1, got {value!r}"
+        )
+    return int(value)
 
 
 def is_repeatable(method: str, url: str) -> bool:
@@ -79,7 +105,8 @@ class UnknownOutcomeError(Exception):
 class RetryingHttpClient(HttpClient):
     """Wraps another twilio HttpClient (the real one, or the emulator router)."""
 
-    _semaphores: dict[str, threading.BoundedSemaphore] = {}
+    # Per (account, bound): every client of a process with the same bound shares one.
+    _semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
     _semaphores_lock = threading.Lock()
 
     def __init__(
@@ -95,11 +122,12 @@ class RetryingHttpClient(HttpClient):
 
     def _slot(self, auth) -> threading.BoundedSemaphore:
         account = auth[0] if auth else ""
+        bound = self.policy.concurrency_for(account)
         with self._semaphores_lock:
-            semaphore = self._semaphores.get(account)
+            semaphore = self._semaphores.get((account, bound))
             if semaphore is None:
-                semaphore = threading.BoundedSemaphore(self.policy.per_account_concurrency)
-                self._semaphores[account] = semaphore
+                semaphore = threading.BoundedSemaphore(bound)
+                self._semaphores[(account, bound)] = semaphore
             return semaphore
 
     def request(
