@@ -123,3 +123,17 @@ def test_install_actionlint_reuses_the_cached_build(tmp_path: Path) -> None:
         [str(checkout / ".bin" / "actionlint"), "-version"], capture_output=True, text=True
     )
     assert installed.stdout.splitlines()[0] == pinned_version()
+
+
+def test_workflows_use_the_passphrase_the_stack_files_are_salted_for() -> None:
+    # `Pulumi.<stack>.yaml` carries the encryption salt of the documented local passphrase:
+    # a workflow with any other one stops at "incorrect passphrase" before previewing.
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        text = yaml.safe_load(path.read_text())
+        envs = [text.get("env", {})]
+        for job in text["jobs"].values():
+            envs.append(job.get("env", {}))
+            envs.extend(step.get("env", {}) for step in job.get("steps", []))
+        for env in envs:
+            if "PULUMI_CONFIG_PASSPHRASE" in env:
+                assert env["PULUMI_CONFIG_PASSPHRASE"] == "twilio-landing-zone-local", path.name
