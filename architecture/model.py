@@ -11,9 +11,17 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Hashable, Iterator
+from contextvars import ContextVar
 from typing import Annotated, Any, Final, Literal, get_args
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 
 from architecture import identity, urls
 from architecture.rulebook import RuleModel, Violation, rule, rule_error
@@ -45,6 +53,15 @@ _SHORT_CODE_SID = re.compile(r"SC[0-9a-f]{32}")
 _ALPHA_SENDER = re.compile(r"[A-Za-z0-9 +\-_&]{1,11}")
 _PERMISSION = re.compile(r"/twilio(/[a-z0-9][a-z0-9_-]*){2,}/(create|read|update|delete)")
 _AREA_CODE_COUNTRIES = frozenset({"US", "CA"})  # Twilio's AreaCode filter is North America only
+_ADOPTABLE_SID = re.compile(r"(AC|SK|MG|PN)[0-9a-f]{32}")
+
+# While the stack file is validated: the resource names its `adopt` map names, the tenant
+# being validated, and whether the object being validated is adopted. An adopted object may
+# keep a plain-http webhook Twilio already holds (the audit and the policy pack still report
+# it); a created one may not.
+_ADOPTED_NAMES: ContextVar[frozenset[str]] = ContextVar("adopted_names", default=frozenset())
+_TENANT_KEY: ContextVar[str] = ContextVar("tenant_key", default="")
+_ADOPTED: ContextVar[bool] = ContextVar("adopted", default=False)
 
 
 def lowercase_slug(value: str) -> str:
@@ -131,6 +148,8 @@ def restricted_key_permission(value: str) -> str:
 def https_or_loopback(value: str) -> str:
     # Loopback is decided where the environment is known (loopback_only_outside_production).
     problem = urls.problem(value, loopback_allowed=True)
+    if problem == urls.NOT_HTTPS and _ADOPTED.get():
+        return value  # kept as found on an adopted object (reported by the audit and the pack)
     if problem:
         raise rule_error("https_or_loopback", f"{value!r} {problem}")
     return value
@@ -138,6 +157,24 @@ def https_or_loopback(value: str) -> str:
 
 def url_or_collector(value: str) -> str:
     return value if value == COLLECTOR else https_or_loopback(value)
+
+
+def adoptable_sid(value: str) -> str:
+    if not _ADOPTABLE_SID.fullmatch(value):
+        raise rule_error(
+            "adoptable_sid",
+            f"{value!r} is not the SID of an account (AC), API key (SK), Messaging Service (MG) "
+            "or phone number (PN): two letters and 32 hex characters",
+        )
+    return value
+
+
+def _within(variable: ContextVar[Any], value: Any, handler: ValidatorFunctionWrapHandler, data):
+    token = variable.set(value)
+    try:
+        return handler(data)
+    finally:
+        variable.reset(token)
 
 
 def digits_as_text(value: Any) -> Any:
@@ -157,6 +194,8 @@ AlphaSender = Annotated[str, AfterValidator(alpha_sender_id)]
 Permission = Annotated[str, AfterValidator(restricted_key_permission)]
 WebhookUrl = Annotated[str, AfterValidator(https_or_loopback)]
 StatusCallback = Annotated[str, AfterValidator(url_or_collector)]
+AdoptableSid = Annotated[str, AfterValidator(adoptable_sid)]
+ResourceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 def _repeats(values: tuple[Hashable, ...]) -> Iterator[tuple[int, Any, int]]:
@@ -178,6 +217,8 @@ class ApiKey(RuleModel):
     # A key's secret is shown only when it is minted, so rotating means minting a new key:
     # bump this number to get a new generation of the key.
     rotation: Annotated[int, Field(ge=0)] = 0
+    # The name Twilio shows; default "<display name> <name>" (an adopted key keeps its own).
+    friendly_name: HumanText | None = None
 
     @rule
     def restricted_key_has_permissions(self) -> Iterator[Violation]:
@@ -242,6 +283,19 @@ class PhoneNumbers(RuleModel):
     sms_webhooks: NumberSmsWebhooks = NumberSmsWebhooks()
     # Numbers outlive the stack unless explicitly allowed: a released number may be gone forever.
     release_on_delete: bool = False
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def adopted_numbers_keep_their_webhooks(
+        cls, data: Any, handler: ValidatorFunctionWrapHandler
+    ) -> Any:
+        numbers = data.get("numbers") if isinstance(data, dict) else None
+        names = {
+            identity.exact_number_logical_name(_TENANT_KEY.get(), str(number))
+            for number in (numbers if isinstance(numbers, list | tuple) else ())
+        }
+        adopted = bool(names) and names <= _ADOPTED_NAMES.get()
+        return _within(_ADOPTED, adopted, handler, data)
 
     @property
     def is_search(self) -> bool:
@@ -339,6 +393,15 @@ class MessagingService(RuleModel):
     webhooks: ServiceWebhooks = ServiceWebhooks()
     senders: Senders = Senders()
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def adopted_service_keeps_its_webhooks(
+        cls, data: Any, handler: ValidatorFunctionWrapHandler
+    ) -> Any:
+        use_case = data.get("use_case") if isinstance(data, dict) else None
+        name = identity.service_logical_name(_TENANT_KEY.get(), str(use_case))
+        return _within(_ADOPTED, name in _ADOPTED_NAMES.get(), handler, data)
+
     def webhook_urls(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
         """(location, URL) of every explicit URL of the service and its numbers."""
         for field in ("inbound_request_url", "fallback_url", "status_callback"):
@@ -364,6 +427,12 @@ class Tenant(RuleModel):
     role: TenantRole | None = None
     api_keys: tuple[ApiKey, ...] = ()
     services: tuple[MessagingService, ...] = ()
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def validated_as_its_key(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        key = data.get("key") if isinstance(data, dict) else None
+        return _within(_TENANT_KEY, str(key), handler, data)
 
     @property
     def is_production(self) -> bool:
@@ -438,6 +507,43 @@ class Architecture(RuleModel):
     style: Style
     environments: Annotated[tuple[Environment, ...], Field(min_length=1)]
     tenants: tuple[Tenant, ...] = ()
+    # Existing objects this stack manages from now on: resource name (the account, an API
+    # key, a service or an exact number) -> the SID of the object in Twilio. An adopted object
+    # keeps its name (no identity tag): its SID is its identity. `python -m estate discover`
+    # writes it.
+    adopt: dict[ResourceName, AdoptableSid] = Field(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def validated_with_its_adopt_map(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        adopt = data.get("adopt") if isinstance(data, dict) else None
+        names = frozenset(str(name) for name in adopt) if isinstance(adopt, dict) else frozenset()
+        return _within(_ADOPTED_NAMES, names, handler, data)
+
+    def violations_in_tree(self, loc=()):
+        # What an adopted object already is in Twilio is accepted as found where the tenant's
+        # rules would refuse it for a created one: a standard key in production (until a
+        # rotation mints a managed one) and a production service without status callback.
+        # The audit and the policy pack still report both.
+        for name, violation in super().violations_in_tree(loc):
+            if not self._accepted_as_found(name, violation.loc[len(loc) :]):
+                yield name, violation
+
+    def _accepted_as_found(self, rule_name: str, where: tuple[str | int, ...]) -> bool:
+        if len(where) < 4 or where[0] != "tenants" or not isinstance(where[1], int):
+            return False
+        tenant = self.tenants[where[1]]
+        if rule_name == "production_keys_are_restricted" and where[2] == "api_keys":
+            key = tenant.api_keys[int(where[3])]
+            name = identity.api_key_logical_name(tenant.key, key.name)
+            return name in self.adopt and key.rotation == 0
+        if rule_name == "production_services_report_delivery_status" and where[2] == "services":
+            service = tenant.services[int(where[3])]
+            return identity.service_logical_name(tenant.key, service.use_case) in self.adopt
+        return False
+
+    def adopted_sid(self, resource_name: str) -> str | None:
+        return self.adopt.get(resource_name)
 
     def role_of(self, tenant: Tenant) -> TenantRole:
         if tenant.role is not None:
@@ -588,6 +694,57 @@ class Architecture(RuleModel):
                     break
                 owner[name] = tenant.key
 
+    @rule
+    def adopt_names_an_adoptable_resource(self) -> Iterator[Violation]:
+        kinds = dict(_adoptable_names(self.tenants))
+        for name, sid in self.adopt.items():
+            kind = kinds.get(name)
+            if kind is None:
+                yield Violation(
+                    ("adopt", name),
+                    f"{name!r} is not a resource of this stack that can adopt an object (a "
+                    "tenant key, <tenant>-key-<name>, <tenant>-svc-<use case> or "
+                    "<tenant>-num-<digits> of an exact number)",
+                    sid,
+                )
+            elif not sid.startswith(_SID_PREFIX[kind]):
+                yield Violation(
+                    ("adopt", name),
+                    f"{sid!r} is not {kind} SID ({_SID_PREFIX[kind]}…), which {name!r} needs",
+                    sid,
+                )
+
+    @rule
+    def adopt_each_object_once(self) -> Iterator[Violation]:
+        # Two resources managing one object would fight over it (and delete it twice).
+        first: dict[str, str] = {}
+        for name, sid in self.adopt.items():
+            if sid in first:
+                yield Violation(
+                    ("adopt", name),
+                    f"the SID {sid} is already adopted by {first[sid]!r}; an object is managed "
+                    "by one resource only",
+                    sid,
+                )
+            else:
+                first[sid] = name
+
+
+_SID_PREFIX: Final = {"an account": "AC", "an API key": "SK", "a service": "MG", "a number": "PN"}
+
+
+def _adoptable_names(tenants: tuple[Tenant, ...]) -> Iterator[tuple[str, str]]:
+    for tenant in tenants:
+        yield identity.account_logical_name(tenant.key), "an account"
+        for key in tenant.api_keys:
+            yield identity.api_key_logical_name(tenant.key, key.name), "an API key"
+        for service in tenant.services:
+            yield identity.service_logical_name(tenant.key, service.use_case), "a service"
+            numbers = service.senders.phone_numbers
+            if numbers is not None:
+                for number in numbers.numbers:
+                    yield identity.exact_number_logical_name(tenant.key, number), "a number"
+
 
 def _logical_names(tenant: Tenant) -> Iterator[str]:
     yield identity.account_logical_name(tenant.key)
@@ -676,11 +833,13 @@ class StackSettings(RuleModel):
             )
 
     def production_tenants(self) -> str:
-        """`tenants[0] 'acme', tenants[2] 'globex'` for messages; empty when there are none."""
+        """`tenants[0] 'acme', tenants[2] 'globex'` for messages; empty when there are none.
+        Adopted tenants are left out: their default service keeps the callback it has until
+        the stack sets a collector URL (the audit reports a missing one)."""
         return ", ".join(
             f"tenants[{index}] {tenant.key!r}"
             for index, tenant in enumerate(self.architecture.tenants)
-            if tenant.is_production
+            if tenant.is_production and tenant.key not in self.architecture.adopt
         )
 
 

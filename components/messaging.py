@@ -47,6 +47,7 @@ class UseCaseMessaging(pulumi.ComponentResource):
             tag=planned.tag,
             settings=settings,
             state_mark=args.state_mark,
+            adopt_sid=planned.adopt_sid,
             opts=child,
         )
         self.numbers = {
@@ -106,6 +107,7 @@ def _phone_number(
         },
         release_on_delete=number.release_on_delete,
         state_mark=state_mark,
+        adopt_sid=number.adopt_sid,
         # Never released on replace: a protected number can't be replaced or deleted by accident.
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=number.protect)),
     )
