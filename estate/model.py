@@ -50,6 +50,8 @@ class PhoneNumber:
     sms_url: str | None
     sms_fallback_url: str | None
     status_callback: str | None
+    sms_method: str = "POST"
+    sms_fallback_method: str = "POST"
 
 
 @dataclass(frozen=True)

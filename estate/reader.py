@@ -201,6 +201,8 @@ class AccountReader:
                 sms_url=number.sms_url or None,
                 sms_fallback_url=number.sms_fallback_url or None,
                 status_callback=number.status_callback or None,
+                sms_method=(number.sms_method or "POST").upper(),
+                sms_fallback_method=(number.sms_fallback_method or "POST").upper(),
             )
 
     def _services(self, client: Client) -> tuple[dict[str, tuple[Sender, ...]], list[Any]]:
