@@ -195,6 +195,9 @@ Permission = Annotated[str, AfterValidator(restricted_key_permission)]
 WebhookUrl = Annotated[str, AfterValidator(https_or_loopback)]
 StatusCallback = Annotated[str, AfterValidator(url_or_collector)]
 AdoptableSid = Annotated[str, AfterValidator(adoptable_sid)]
+TransferSource = Annotated[
+    str, StringConstraints(pattern=r"^(parent|[a-z][a-z0-9-]{0,23}|AC[0-9a-f]{32})$")
+]
 ResourceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
@@ -512,6 +515,10 @@ class Architecture(RuleModel):
     # keeps its name (no identity tag): its SID is its identity. `python -m estate discover`
     # writes it.
     adopt: dict[ResourceName, AdoptableSid] = Field(default_factory=dict)
+    # Adopted numbers that live in another account of the parent now, and where: `parent`, an
+    # adopted tenant's key, or an account SID. `up` moves each with Twilio's number transfer
+    # (same number, same SID; never released and bought again).
+    transfers: dict[E164Number, TransferSource] = Field(default_factory=dict)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -712,6 +719,48 @@ class Architecture(RuleModel):
                     ("adopt", name),
                     f"{sid!r} is not {kind} SID ({_SID_PREFIX[kind]}…), which {name!r} needs",
                     sid,
+                )
+
+    @rule
+    def transfers_move_adopted_numbers(self) -> Iterator[Violation]:
+        holders = {
+            number: tenant
+            for tenant in self.tenants
+            for service in tenant.services
+            if service.senders.phone_numbers is not None
+            for number in service.senders.phone_numbers.numbers
+        }
+        keys = {tenant.key for tenant in self.tenants}
+        for number, source in self.transfers.items():
+            tenant = holders.get(number)
+            if tenant is None or identity.exact_number_logical_name(tenant.key, number) not in (
+                self.adopt
+            ):
+                yield Violation(
+                    ("transfers", number),
+                    f"{number!r} is not an adopted number of a tenant: list it in a service's "
+                    "numbers and its SID under adopt",
+                    source,
+                )
+            elif source == tenant.key:
+                yield Violation(
+                    ("transfers", number), f"{number!r} is already in {source!r}", source
+                )
+            elif source in keys and source not in self.adopt:
+                yield Violation(
+                    ("transfers", number),
+                    f"{source!r} is a tenant this stack creates; a number moves from an "
+                    "existing account: 'parent', an adopted tenant or an account SID",
+                    source,
+                )
+            elif (
+                not source.startswith("AC") and source != PARENT_ACCOUNT_KEY and source not in keys
+            ):
+                yield Violation(
+                    ("transfers", number),
+                    f"{source!r} is neither 'parent', a tenant key of this stack nor an "
+                    "account SID",
+                    source,
                 )
 
     @rule

@@ -14,6 +14,7 @@ from typing import Any
 from architecture import identity
 from architecture.model import (
     COLLECTOR,
+    PARENT_ACCOUNT_KEY,
     ApiKey,
     Architecture,
     MessagingService,
@@ -52,6 +53,9 @@ class PlannedNumber:
     release_on_delete: bool
     protect: bool
     adopt_sid: str | None = None  # an existing number (PN…) managed from now on
+    # Where the adopted number lives now, when not in this tenant: 'parent' or an account SID;
+    # `up` moves it here with Twilio's number transfer.
+    transfer_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -220,12 +224,21 @@ class _Namer:
         self._stack = settings.stack
         self._key = tenant.key
         self._adopt = settings.architecture.adopt
+        self._transfers = settings.architecture.transfers
 
     def tag(self, logical_name: str) -> str:
         return identity.identity_tag(self._project, self._stack, self._key, logical_name)
 
     def adopted(self, logical_name: str) -> str | None:
         return self._adopt.get(logical_name)
+
+    def transfer_source(self, phone_number: str | None) -> str | None:
+        """'parent' or the account SID an adopted number moves from (a tenant key named as
+        the source is resolved to the SID it adopts)."""
+        source = self._transfers.get(phone_number or "")
+        if source is None or source == PARENT_ACCOUNT_KEY or source.startswith("AC"):
+            return source
+        return self._adopt.get(identity.account_logical_name(source))
 
     def friendly_name(self, human: str, logical_name: str) -> str:
         """What we create carries its identity tag; an adopted object keeps the name users
@@ -382,6 +395,7 @@ def _plan_numbers(
                 # A purchased number may be gone for good once released: protect in production.
                 protect=tenant.is_production,
                 adopt_sid=namer.adopted(logical_name),
+                transfer_from=namer.transfer_source(phone_number),
             )
         )
     return tuple(planned)

@@ -3,12 +3,16 @@ and, at the top, a comment block listing what the file leaves out and why."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from estate.discover import PROJECT, Discovery
+
+# A mapping key written bare; anything else is written as a JSON string, which YAML reads
+# back as the same text.
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_:.-]*")
 
 
 class StackFileExistsError(Exception):
@@ -28,7 +32,7 @@ def render(
     inactive accounts here (one file of a split estate carries those)."""
     architecture = found.architecture(tenants)
     document = {"config": {f"{PROJECT}:architecture": architecture}}
-    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    body = "\n".join(_yaml_lines(document, 0)) + "\n"
     lines = [
         f"# Discovered by `python -m estate discover --stack {stack}` from {source}.",
         "# Every object below exists in Twilio; its SID is under `adopt:`, so `pulumi up`",
@@ -50,6 +54,41 @@ def render(
         ]
         lines += [f"#   - {item.line()}" for item in left_out]
     return "\n".join(lines) + "\n" + body
+
+
+def _yaml_lines(value: Any, indent: int) -> list[str]:
+    """Block-style YAML of plain data (mappings, lists, text, numbers, booleans). Text is
+    always quoted (JSON's double-quoted form is YAML's), so nothing reads back as another
+    type (`+14155550100`, `on`, `0123`)."""
+    pad = " " * indent
+    lines: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = key if _PLAIN_KEY.fullmatch(key) else json.dumps(key)
+            if isinstance(item, dict | list) and item:
+                lines.append(f"{pad}{name}:")
+                lines += _yaml_lines(item, indent + 2)
+            else:
+                lines.append(f"{pad}{name}: {_scalar(item)}")
+    else:
+        for item in value:
+            if isinstance(item, dict | list) and item:
+                nested = _yaml_lines(item, indent + 2)
+                lines.append(f"{pad}- {nested[0].lstrip()}")
+                lines += nested[1:]
+            else:
+                lines.append(f"{pad}- {_scalar(item)}")
+    return lines
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    if value is None:
+        return "null"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def write(path: Path, text: str, *, force: bool) -> None:

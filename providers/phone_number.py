@@ -63,6 +63,8 @@ class PhoneNumberInputs(BaseModel):
     state_mark: str | None = Field(default=None, pattern=r"^[0-9a-f]{6}$")
     # An existing number managed from now on (never bought; its name is left as it is).
     adopt_sid: str | None = Field(default=None, pattern=NUMBER_SID)
+    # Where an adopted number lives before it is moved here: 'parent' or an account SID.
+    transfer_from: str | None = Field(default=None, pattern=r"^(parent|AC[0-9a-f]{32})$")
 
     @property
     def twilio_name(self) -> str:
@@ -95,6 +97,8 @@ class PhoneNumberProvider(TwilioProvider):
     kind = "PhoneNumber"
     inputs_model = PhoneNumberInputs
     replace_on = frozenset({"account_sid", "tag", "phone_number", "adopt_sid"})
+    # How an adopted number got here, not what it is: no diff once it has moved.
+    not_compared = frozenset({"state_mark", "transfer_from"})
 
     def diff(self, id: str, olds: dict[str, Any], news: dict[str, Any]):
         if news.get("adopt_sid") and not news.get("friendly_name"):
@@ -152,6 +156,8 @@ class PhoneNumberProvider(TwilioProvider):
         numbers = self.session.parent().api.v2010.accounts(inputs.account_sid)
         try:
             number = fetch_adopted(lambda: numbers.incoming_phone_numbers(sid).fetch())
+            if number is None and inputs.transfer_from:
+                number = self._transfer(inputs)
             if number is None:
                 where = f"tenant '{inputs.account_key}' ({inputs.account_sid})"
                 raise not_there(self.kind, name, sid, where)
@@ -170,6 +176,63 @@ class PhoneNumberProvider(TwilioProvider):
         except Exception as error:
             raise describe_failure(self.kind, name, error, "adopt") from None
         return CreateResult(number.sid, self._outputs(inputs, number, time.time()))
+
+    def _transfer(self, inputs: PhoneNumberInputs):
+        """Move the number from the account it lives in to the tenant's, with Twilio's number
+        transfer (parent credentials): detached from its services there first; a refused
+        transfer puts it back in them and stops with Twilio's error, the number untouched."""
+        sid = inputs.adopt_sid or ""
+        parent = self.session.parent()
+        losing = parent.account_sid if inputs.transfer_from == "parent" else inputs.transfer_from
+        where = f"the account it moves from ({losing})"
+        found = fetch_adopted(
+            lambda: parent.api.v2010.accounts(losing).incoming_phone_numbers(sid).fetch()
+        )
+        if found is None:
+            raise not_there(self.kind, _name(inputs), sid, where)
+        if found.phone_number != inputs.phone_number:
+            return found  # refused by the caller, naming both numbers
+        in_services = self._on_pools(losing, lambda pools: _detach_everywhere(pools, sid))
+        try:
+            moved = (
+                parent.api.v2010.accounts(losing)
+                .incoming_phone_numbers(sid)
+                .update(account_sid=inputs.account_sid)
+            )
+        except Exception as error:
+            # Refused (a bundle or address required, say): back in its services, unmoved.
+            self._on_pools(losing, lambda pools: _attach_to(pools, sid, in_services))
+            raise describe_failure(
+                self.kind, _name(inputs), error, f"transfer from {losing} (the number stays there)"
+            ) from None
+        if losing == parent.account_sid:
+            self._retire_emptied(in_services)
+        return moved
+
+    def _on_pools(self, account_sid: str, act):
+        """`act(services)` with the Messaging Services of `account_sid`, signed by it."""
+        parent = self.session.parent()
+        if account_sid == parent.account_sid:
+            return act(parent.messaging.v1.services)
+        return self.session.as_subaccount(account_sid, lambda c: act(c.messaging.v1.services))
+
+    def _retire_emptied(self, service_sids: list[str]) -> None:
+        """A parent service the move left without senders is removed: the parent never sends
+        (its senders moved to the tenant first, so nothing that sent through it is lost)."""
+        services = self.session.parent().messaging.v1.services
+        for service_sid in service_sids:
+            service = services(service_sid)
+            empty = not (
+                service.phone_numbers.list(limit=1)
+                or service.short_codes.list(limit=1)
+                or service.alpha_senders.list(limit=1)
+            )
+            if empty:
+                try:
+                    service.delete()
+                except Exception as error:
+                    if not is_not_found(error):
+                        raise
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
         fetch = (
@@ -301,6 +364,27 @@ class PhoneNumberProvider(TwilioProvider):
         )
 
 
+def _detach_everywhere(services, number_sid: str) -> list[str]:
+    """Take the number out of every service of the account; the SIDs of those it was in."""
+    left = []
+    for service in services.list(page_size=1000):
+        member = services(service.sid).phone_numbers(number_sid)
+        try:
+            member.fetch()
+        except Exception as error:
+            if is_not_found(error):
+                continue
+            raise
+        member.delete()
+        left.append(service.sid)
+    return left
+
+
+def _attach_to(services, number_sid: str, service_sids: list[str]) -> None:
+    for service_sid in service_sids:
+        services(service_sid).phone_numbers.create(phone_number_sid=number_sid)
+
+
 def _can_send_sms(number) -> bool:
     capabilities = number.capabilities
     return not isinstance(capabilities, dict) or capabilities.get("sms", True) is not False
@@ -335,6 +419,7 @@ class PhoneNumber(Resource, module="twilio", name="PhoneNumber"):
         release_on_delete: bool,
         state_mark: str | None = None,
         adopt_sid: str | None = None,
+        transfer_from: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -348,6 +433,7 @@ class PhoneNumber(Resource, module="twilio", name="PhoneNumber"):
             "release_on_delete": release_on_delete,
             "state_mark": state_mark,
             "adopt_sid": adopt_sid,
+            "transfer_from": transfer_from,
             "sid": None,
             # Twins of this object that a lost answer had left, removed (their SIDs).
             "removed_twins": None,
