@@ -151,8 +151,9 @@ def discover(estate: Estate) -> Discovery:
 def _parent(parent: Account, found: Discovery) -> None:
     move = (
         "the parent never sends, so the stack file declares nothing on it; to move it into a "
-        "tenant, list the number in that tenant's service and its SID under `adopt:` as "
-        "<tenant>-num-<digits> (`pulumi up` transfers it)"
+        "tenant, list it in that tenant's service, its SID under `adopt:` as "
+        '<tenant>-num-{digits}: {sid}, and `transfers: {{"{number}": parent}}` '
+        "(`pulumi up` moves it with Twilio's number transfer: same number, same SID)"
     )
     for service in parent.services:
         if not service.is_default:
@@ -165,7 +166,12 @@ def _parent(parent: Account, found: Discovery) -> None:
                 )
             )
     for number in parent.numbers:
-        found.left_out.append(LeftOut("parent", f"number {number.phone_number} {number.sid}", move))
+        reason = move.format(
+            digits=number.phone_number.lstrip("+"), sid=number.sid, number=number.phone_number
+        )
+        found.left_out.append(
+            LeftOut("parent", f"number {number.phone_number} {number.sid}", reason)
+        )
     for key in parent.keys:
         found.left_out.append(
             LeftOut(

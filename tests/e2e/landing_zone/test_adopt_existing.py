@@ -6,23 +6,19 @@ with nothing written."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.estate.support import CREDENTIAL_VARIABLES, seeded_emulator
-from tests.support.emulator_process import REPO_ROOT, EmulatorProcess
-from tests.support.pulumi_cli import PulumiWorkspace, copy_program
+from tests.estate.support import seeded_emulator
+from tests.support.adoption import ARCHITECTURE, delta, discover, edit, workspace
+from tests.support.emulator_process import EmulatorProcess
 
 pytestmark = pytest.mark.e2e
 
-ARCHITECTURE = "twilio-landing-zone:architecture"
 # A POST to a collection creates (a number bought, a key minted, a service made); a POST to
 # one object's own path updates it.
 INSTANCE = re.compile(r"\{(Sid|AccountSid)\}(\.json)?$")
@@ -40,48 +36,10 @@ def deletes(routes: dict[str, int]) -> dict[str, int]:
     return {route: count for route, count in routes.items() if route.startswith("DELETE ")}
 
 
-def delta(before: dict, after: dict) -> dict[str, int]:
-    routes = {
-        route: after["routes"].get(route, 0) - before["routes"].get(route, 0)
-        for route in after["routes"]
-    }
-    return {route: count for route, count in routes.items() if count}
-
-
 @pytest.fixture
 def legacy(tmp_path: Path) -> Iterator[EmulatorProcess]:
     with seeded_emulator(tmp_path / "emulator") as emulator:
         yield emulator
-
-
-def discover(emulator: EmulatorProcess, folder: Path, stack: str) -> Path:
-    environ = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
-    environ["TWILIO_EMULATOR_URL"] = emulator.url
-    done = subprocess.run(
-        [sys.executable, "-m", "estate", "discover", "--stack", stack, "--dir", str(folder)],
-        cwd=REPO_ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    return folder / f"Pulumi.{stack}.yaml"
-
-
-def workspace(tmp_path: Path, emulator: EmulatorProcess) -> PulumiWorkspace:
-    project = copy_program(tmp_path / "project", stack_files=False)
-    return PulumiWorkspace(
-        project,
-        tmp_path / "state",
-        extra_env={"TWILIO_EMULATOR_URL": emulator.url, "PULUMI_SKIP_CHECKPOINTS": "true"},
-    )
-
-
-def edit(path: Path, change) -> None:
-    document = yaml.safe_load(path.read_text())
-    change(document["config"][ARCHITECTURE])
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 def numbers_everywhere(emulator: EmulatorProcess) -> dict[str, tuple[str, str]]:
@@ -144,9 +102,10 @@ def test_the_discovered_estate_is_adopted_without_a_change(
     assert sum(deletes(changed).values()) == 1, changed
     secret = pulumi.outputs(show_secrets=True)["api_key_secrets"]["acme-corp"]["acme-web"]
     assert secret
-    assert pulumi.outputs()["tenants"]["acme-corp"]["api_key_sids"]["acme-web"] != adopt[
-        "acme-corp-key-acme-web"
-    ]
+    assert (
+        pulumi.outputs()["tenants"]["acme-corp"]["api_key_sids"]["acme-web"]
+        != adopt["acme-corp-key-acme-web"]
+    )
 
     # destroy hands the estate back: no number released, no account closed (production ones
     # are protected, as for created objects; unprotected here to prove the rest).
