@@ -21,6 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from architecture.loading import (
+    CONFIG_ENVIRONMENT_LIMIT,
+    config_environment_size,
+    read_stack_file,
+)
 from bench.audit import CREDENTIALS, seed
 from tests.support.emulator_process import REPO_ROOT, EmulatorProcess
 
@@ -71,6 +76,10 @@ def main() -> None:
             emulator.stop()
         files = sorted(workdir.glob("Pulumi.isv*.yaml"))
         validate_s = 0.0
+        fill = [
+            config_environment_size(read_stack_file(path)["config"]) / CONFIG_ENVIRONMENT_LIMIT
+            for path in files
+        ]
         for path in files:
             seconds, checked = timed([python, "-m", "architecture", "validate", str(path)], env)
             validate_s += seconds
@@ -89,6 +98,10 @@ def main() -> None:
             f"exit {audited.returncode}; discover/audit {discover_s / audit_s:.2f}"
         )
         print(f"validate: all {len(files)} files valid, {validate_s:.1f} s in all ({load()})")
+        print(
+            f"config per stack: {min(fill):.0%}-{max(fill):.0%} of the {CONFIG_ENVIRONMENT_LIMIT:,}"
+            " bytes Pulumi can hand the program"
+        )
 
 
 if __name__ == "__main__":

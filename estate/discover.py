@@ -78,6 +78,12 @@ class Discovery:
     tenants: list[dict[str, Any]] = field(default_factory=list)
     adopt: dict[str, str] = field(default_factory=dict)
     left_out: list[LeftOut] = field(default_factory=list)
+    # Tenant key -> its resources' entries of `adopt`, so a group's map is built in its size.
+    adopt_of: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def adopts(self, tenant_key: str, resource: str, sid: str) -> None:
+        self.adopt[resource] = sid
+        self.adopt_of.setdefault(tenant_key, {})[resource] = sid
 
     def counts(self) -> str:
         kinds = {"tenants": 0, "api keys": 0, "services": 0, "numbers": 0}
@@ -96,7 +102,6 @@ class Discovery:
     def architecture(self, tenants: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         chosen = self.tenants if tenants is None else tenants
         used = {tenant["environment"] for tenant in chosen}
-        keys = {tenant["key"] for tenant in chosen}
         return {
             # Direct: every tenant a business unit, whatever its environment; the ISV rules
             # (one shared subaccount per non-production environment) rarely hold as found.
@@ -104,19 +109,11 @@ class Discovery:
             "environments": [env for env in ENVIRONMENTS if env in used],
             "tenants": chosen,
             "adopt": {
-                name: sid for name, sid in self.adopt.items() if _tenant_of(name, keys) in keys
+                name: sid
+                for tenant in chosen
+                for name, sid in self.adopt_of.get(tenant["key"], {}).items()
             },
         }
-
-
-def _tenant_of(resource: str, keys: set[str]) -> str:
-    if resource in keys:
-        return resource
-    for marker in ("-key-", "-svc-", "-num-"):
-        head = resource.rsplit(marker, 1)[0]
-        if head != resource and head in keys:
-            return head
-    return ""
 
 
 def slug(text: str, fallback: str) -> str:
@@ -199,7 +196,7 @@ def _tenant(account: Account, taken: set[str], found: Discovery) -> dict[str, An
     key = unique(slug(display, "tenant"), taken)
     tenant: dict[str, Any] = {"key": key, "display_name": display}
     tenant["environment"] = account.environment
-    found.adopt[key] = account.sid
+    found.adopts(key, key, account.sid)
     key_names: set[str] = set()
     api_keys = [k for k in (_api_key(key, item, key_names, found) for item in account.keys) if k]
     if api_keys:
@@ -240,7 +237,7 @@ def _api_key(
     if key.kind == "restricted":
         declared["permissions"] = sorted(set(key.permissions))
     declared["friendly_name"] = human
-    found.adopt[key_resource(tenant_key, name)] = key.sid
+    found.adopts(tenant_key, key_resource(tenant_key, name), key.sid)
     return declared
 
 
@@ -273,12 +270,12 @@ def _services(tenant_key: str, account: Account, found: Discovery) -> list[dict[
             found.left_out.append(LeftOut(tenant_key, label, problem))
             continue
         declared[use_case] = _service(service, numbers)
-        found.adopt[service_resource(tenant_key, use_case)] = service.sid
+        found.adopts(tenant_key, service_resource(tenant_key, use_case), service.sid)
         for number in (
             declared[use_case].get("senders", {}).get("phone_numbers", {}).get("numbers", ())
         ):
             sid = next(s.sid for s in service.senders if s.address == number)
-            found.adopt[number_resource(tenant_key, number)] = sid
+            found.adopts(tenant_key, number_resource(tenant_key, number), sid)
     return list(declared.values())
 
 
@@ -404,16 +401,14 @@ def groups(found: Discovery) -> list[list[dict[str, Any]]]:
     when the whole estate fits): filled by an estimate of each tenant's share, then checked
     exactly, leaving a tenth of the limit for the edits that follow."""
     budget = CONFIG_ENVIRONMENT_LIMIT * 9 // 10
-    keys = {tenant["key"] for tenant in found.tenants}
-    share: dict[str, int] = {key: 0 for key in keys}
-    for name, sid in found.adopt.items():
-        owner = _tenant_of(name, keys)
-        if owner:
-            share[owner] += 2 * (len(name) + len(sid) + 8)  # escaped twice in PULUMI_CONFIG
+    share = {
+        key: sum(2 * (len(name) + len(sid) + 8) for name, sid in entries.items())
+        for key, entries in found.adopt_of.items()
+    }  # each entry is escaped twice in PULUMI_CONFIG
     result: list[list[dict[str, Any]]] = [[]]
     used = 0
     for tenant in found.tenants:
-        size = 2 * len(json.dumps(tenant)) + share[tenant["key"]]
+        size = 2 * len(json.dumps(tenant)) + share.get(tenant["key"], 0)
         if result[-1] and used + size > budget:
             result.append([])
             used = 0
