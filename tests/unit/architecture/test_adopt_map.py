@@ -148,3 +148,38 @@ def test_objects_not_adopted_keep_their_identity_tags() -> None:
     [service] = plan.accounts[0].services
     assert service.adopt_sid is None
     assert identity.parse_tag(service.friendly_name) == service.tag
+
+
+def moved_estate(source: str) -> dict[str, Any]:
+    """Acme's adopted number moves in from `source`; a second adopted tenant, Bayside."""
+    estate = found_estate()
+    estate["tenants"].append(
+        {"key": "bayside", "display_name": "Bayside", "environment": "production"}
+    )
+    estate["adopt"]["bayside"] = "AC" + "5" * 32
+    estate["transfers"] = {E164: source}
+    return estate
+
+
+def test_a_transfer_names_where_the_number_lives_now() -> None:
+    for source, resolved in (
+        ("parent", "parent"),
+        ("bayside", "AC" + "5" * 32),
+        ("AC" + "6" * 32, "AC" + "6" * 32),
+    ):
+        plan = build_plan(settings_of(moved_estate(source), collector_url=None))
+        [number] = plan.accounts[0].services[0].numbers
+        assert (number.adopt_sid, number.transfer_from) == (NUMBER, resolved)
+
+
+def test_a_transfer_moves_an_adopted_number_from_another_account() -> None:
+    problems = problems_of(moved_estate("acme"), collector_url=None)
+    assert problem_at(problems, "transfers.+14155550100") == "'+14155550100' is already in 'acme'"
+    estate = moved_estate("parent")
+    estate["transfers"] = {"+14155550199": "parent"}
+    problems = problems_of(estate, collector_url=None)
+    assert "is not an adopted number of a tenant" in problem_at(
+        problems, "transfers.+14155550199"
+    )
+    problems = problems_of(moved_estate("nobody"), collector_url=None)
+    assert "is neither 'parent', a tenant key" in problem_at(problems, "transfers.+14155550100")
