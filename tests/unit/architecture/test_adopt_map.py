@@ -178,8 +178,6 @@ def test_a_transfer_moves_an_adopted_number_from_another_account() -> None:
     estate = moved_estate("parent")
     estate["transfers"] = {"+14155550199": "parent"}
     problems = problems_of(estate, collector_url=None)
-    assert "is not an adopted number of a tenant" in problem_at(
-        problems, "transfers.+14155550199"
-    )
+    assert "is not an adopted number of a tenant" in problem_at(problems, "transfers.+14155550199")
     problems = problems_of(moved_estate("nobody"), collector_url=None)
     assert "is neither 'parent', a tenant key" in problem_at(problems, "transfers.+14155550100")
