@@ -1,5 +1,9 @@
 """The estate a stack file declares under `twilio-landing-zone:architecture`.
 
+(Over 500 lines: one model per section of the stack file, each with its rules beside its
+fields, so a rule and what it checks are read together; the adopt map's rules live in
+architecture/adoption.py.)
+
 Every model is frozen and refuses unknown fields (a typo is an error, not a silently ignored
 setting). Field-level checks are functions named after their rule; rules that look at several
 fields are `@rule` methods named after their rule (see rulebook.py), all reported together. The
@@ -23,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from architecture import identity, urls
+from architecture import adoption, identity, urls
 from architecture.rulebook import RuleModel, Violation, rule, rule_error
 
 Style = Literal["direct", "isv"]
@@ -528,29 +532,12 @@ class Architecture(RuleModel):
         return _within(_ADOPTED_NAMES, names, handler, data)
 
     def violations_in_tree(self, loc=()):
-        # What an adopted object already is in Twilio is accepted as found where the tenant's
-        # rules would refuse it for a created one: a standard key in production (until a
-        # rotation mints a managed one) and a production service without status callback.
-        # The audit and the policy pack still report both.
+        # What an adopted object already is in Twilio is accepted as found where a tenant
+        # rule would refuse it for a created one (architecture.adoption.accepted_as_found).
         for name, violation in super().violations_in_tree(loc):
-            if not self._accepted_as_found(name, violation.loc[len(loc) :]):
+            where = violation.loc[len(loc) :]
+            if not adoption.accepted_as_found(self.tenants, self.adopt, name, where):
                 yield name, violation
-
-    def _accepted_as_found(self, rule_name: str, where: tuple[str | int, ...]) -> bool:
-        if len(where) < 4 or where[0] != "tenants" or not isinstance(where[1], int):
-            return False
-        tenant = self.tenants[where[1]]
-        if rule_name == "production_keys_are_restricted" and where[2] == "api_keys":
-            key = tenant.api_keys[int(where[3])]
-            name = identity.api_key_logical_name(tenant.key, key.name)
-            return name in self.adopt and key.rotation == 0
-        if rule_name == "production_services_report_delivery_status" and where[2] == "services":
-            service = tenant.services[int(where[3])]
-            return identity.service_logical_name(tenant.key, service.use_case) in self.adopt
-        return False
-
-    def adopted_sid(self, resource_name: str) -> str | None:
-        return self.adopt.get(resource_name)
 
     def role_of(self, tenant: Tenant) -> TenantRole:
         if tenant.role is not None:
@@ -703,96 +690,15 @@ class Architecture(RuleModel):
 
     @rule
     def adopt_names_an_adoptable_resource(self) -> Iterator[Violation]:
-        kinds = dict(_adoptable_names(self.tenants))
-        for name, sid in self.adopt.items():
-            kind = kinds.get(name)
-            if kind is None:
-                yield Violation(
-                    ("adopt", name),
-                    f"{name!r} is not a resource of this stack that can adopt an object (a "
-                    "tenant key, <tenant>-key-<name>, <tenant>-svc-<use case> or "
-                    "<tenant>-num-<digits> of an exact number)",
-                    sid,
-                )
-            elif not sid.startswith(_SID_PREFIX[kind]):
-                yield Violation(
-                    ("adopt", name),
-                    f"{sid!r} is not {kind} SID ({_SID_PREFIX[kind]}…), which {name!r} needs",
-                    sid,
-                )
+        yield from adoption.adopt_names_an_adoptable_resource(self.tenants, self.adopt)
 
     @rule
     def transfers_move_adopted_numbers(self) -> Iterator[Violation]:
-        holders = {
-            number: tenant
-            for tenant in self.tenants
-            for service in tenant.services
-            if service.senders.phone_numbers is not None
-            for number in service.senders.phone_numbers.numbers
-        }
-        keys = {tenant.key for tenant in self.tenants}
-        for number, source in self.transfers.items():
-            tenant = holders.get(number)
-            if tenant is None or identity.exact_number_logical_name(tenant.key, number) not in (
-                self.adopt
-            ):
-                yield Violation(
-                    ("transfers", number),
-                    f"{number!r} is not an adopted number of a tenant: list it in a service's "
-                    "numbers and its SID under adopt",
-                    source,
-                )
-            elif source == tenant.key:
-                yield Violation(
-                    ("transfers", number), f"{number!r} is already in {source!r}", source
-                )
-            elif source in keys and source not in self.adopt:
-                yield Violation(
-                    ("transfers", number),
-                    f"{source!r} is a tenant this stack creates; a number moves from an "
-                    "existing account: 'parent', an adopted tenant or an account SID",
-                    source,
-                )
-            elif (
-                not source.startswith("AC") and source != PARENT_ACCOUNT_KEY and source not in keys
-            ):
-                yield Violation(
-                    ("transfers", number),
-                    f"{source!r} is neither 'parent', a tenant key of this stack nor an "
-                    "account SID",
-                    source,
-                )
+        yield from adoption.transfers_move_adopted_numbers(self.tenants, self.adopt, self.transfers)
 
     @rule
     def adopt_each_object_once(self) -> Iterator[Violation]:
-        # Two resources managing one object would fight over it (and delete it twice).
-        first: dict[str, str] = {}
-        for name, sid in self.adopt.items():
-            if sid in first:
-                yield Violation(
-                    ("adopt", name),
-                    f"the SID {sid} is already adopted by {first[sid]!r}; an object is managed "
-                    "by one resource only",
-                    sid,
-                )
-            else:
-                first[sid] = name
-
-
-_SID_PREFIX: Final = {"an account": "AC", "an API key": "SK", "a service": "MG", "a number": "PN"}
-
-
-def _adoptable_names(tenants: tuple[Tenant, ...]) -> Iterator[tuple[str, str]]:
-    for tenant in tenants:
-        yield identity.account_logical_name(tenant.key), "an account"
-        for key in tenant.api_keys:
-            yield identity.api_key_logical_name(tenant.key, key.name), "an API key"
-        for service in tenant.services:
-            yield identity.service_logical_name(tenant.key, service.use_case), "a service"
-            numbers = service.senders.phone_numbers
-            if numbers is not None:
-                for number in numbers.numbers:
-                    yield identity.exact_number_logical_name(tenant.key, number), "a number"
+        yield from adoption.adopt_each_object_once(self.adopt)
 
 
 def _logical_names(tenant: Tenant) -> Iterator[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -86,7 +85,10 @@ def main() -> None:
             if checked.returncode != 0:
                 raise SystemExit(f"{path.name} does not validate: {checked.stderr}")
         requests = after["total"] - before["total"]
-        tenants = sum(len(re.findall(r"^    - key: ", p.read_text(), re.M)) for p in files)
+        tenants = sum(
+            len(read_stack_file(p)["config"]["twilio-landing-zone:architecture"]["tenants"])
+            for p in files
+        )
         print(done.stderr.strip().splitlines()[-1])
         print(
             f"discover: {args.subaccounts} subaccounts, {args.numbers} numbers -> {tenants} "

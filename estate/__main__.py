@@ -180,7 +180,11 @@ def discover_command(args: argparse.Namespace) -> int:
         return 2
     read_seconds = time.monotonic() - started
     found = discover(estate)
-    parts = groups(found)
+    try:
+        parts = groups(found)
+    except ValueError as error:
+        print(f"discover: {error}", file=sys.stderr)
+        return 2
     source = credentials.emulator_url or f"Twilio account {credentials.account_sid}"
     if len(parts) == 1:
         files = [(single, parts[0], "")]

@@ -396,25 +396,32 @@ def config_size(architecture: dict[str, Any]) -> int:
     return len(json.dumps({f"{PROJECT}:architecture": json.dumps(architecture)}).encode())
 
 
+def _escaped_length(value: Any) -> int:
+    """Bytes `value` takes inside PULUMI_CONFIG: JSON text, itself written as a JSON string."""
+    return len(json.dumps(json.dumps(value))) - 2
+
+
 def groups(found: Discovery) -> list[list[dict[str, Any]]]:
     """The tenants in groups whose config fits what Pulumi can hand the program (one group
-    when the whole estate fits): filled by an estimate of each tenant's share, then checked
-    exactly, leaving a tenth of the limit for the edits that follow."""
+    when the whole estate fits), a tenth of the limit left for the edits that follow: filled
+    by each tenant's share (its entry and its adopt entries, escaped as Pulumi passes them),
+    then checked exactly."""
     budget = CONFIG_ENVIRONMENT_LIMIT * 9 // 10
-    share = {
-        key: sum(2 * (len(name) + len(sid) + 8) for name, sid in entries.items())
-        for key, entries in found.adopt_of.items()
-    }  # each entry is escaped twice in PULUMI_CONFIG
     result: list[list[dict[str, Any]]] = [[]]
-    used = 0
+    used = config_size(found.architecture([]))
     for tenant in found.tenants:
-        size = 2 * len(json.dumps(tenant)) + share.get(tenant["key"], 0)
+        entries = found.adopt_of.get(tenant["key"], {})
+        size = _escaped_length(tenant) + _escaped_length(entries) + 2
         if result[-1] and used + size > budget:
             result.append([])
-            used = 0
+            used = config_size(found.architecture([]))
         result[-1].append(tenant)
         used += size
     for group in result:
         if config_size(found.architecture(group)) > CONFIG_ENVIRONMENT_LIMIT:
-            raise ValueError("a discovered group is over the config limit; report this")
+            keys = ", ".join(tenant["key"] for tenant in group[:3])
+            raise ValueError(
+                f"tenant {keys} alone is over the {CONFIG_ENVIRONMENT_LIMIT:,} bytes of config "
+                "Pulumi can hand a program: too many numbers or keys for one stack file"
+            )
     return result

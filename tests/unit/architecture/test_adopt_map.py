@@ -7,7 +7,7 @@ from typing import Any
 
 from arch_samples import only_problem, problems_of, settings_of
 
-from architecture import build_plan, identity
+from architecture import adoption, build_plan, identity, model
 
 ACCOUNT = "AC" + "1" * 32
 KEY = "SK" + "2" * 32
@@ -181,3 +181,7 @@ def test_a_transfer_moves_an_adopted_number_from_another_account() -> None:
     assert "is not an adopted number of a tenant" in problem_at(problems, "transfers.+14155550199")
     problems = problems_of(moved_estate("nobody"), collector_url=None)
     assert "is neither 'parent', a tenant key" in problem_at(problems, "transfers.+14155550100")
+
+
+def test_the_adopt_rules_name_the_parent_as_the_model_does() -> None:
+    assert adoption.PARENT == model.PARENT_ACCOUNT_KEY
