@@ -180,6 +180,13 @@ def discover_command(args: argparse.Namespace) -> int:
         return 2
     read_seconds = time.monotonic() - started
     found = discover(estate)
+    if not found.tenants:
+        print(
+            "discover: the account has no active subaccount to adopt as a tenant (a stack "
+            "declares at least one); nothing was written",
+            file=sys.stderr,
+        )
+        return 2
     try:
         parts = groups(found)
     except ValueError as error:
