@@ -16,7 +16,7 @@ import yaml
 from architecture import identity, loading, model
 from estate import discover as discovery
 from tests.estate.support import CREDENTIAL_VARIABLES, seeded_emulator, writes
-from tests.support.emulator_process import REPO_ROOT, EmulatorProcess
+from tests.support.emulator_process import REPO_ROOT, EmulatorProcess, running_emulator
 
 ARCHITECTURE = "twilio-landing-zone:architecture"
 
@@ -152,3 +152,13 @@ def test_tenant_keys_are_slugs_the_model_accepts(name: str, key: str) -> None:
     derived = discovery.slug(name, "tenant")
     assert derived == key
     assert model.lowercase_slug(derived) == derived
+
+
+def test_an_account_without_subaccounts_is_said_in_one_line(tmp_path: Path) -> None:
+    with running_emulator(tmp_path / "empty") as emulator:
+        done = discover(emulator, tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        "discover: the account has no active subaccount to adopt"
+    )
+    assert not (tmp_path / "Pulumi.legacy.yaml").exists()
