@@ -158,7 +158,9 @@ def test_an_account_without_subaccounts_is_said_in_one_line(tmp_path: Path) -> N
     with running_emulator(tmp_path / "empty") as emulator:
         done = discover(emulator, tmp_path)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1].startswith(
-        "discover: the account has no active subaccount to adopt"
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith("discover: the account has no active subaccount to adopt")
     )
     assert not (tmp_path / "Pulumi.legacy.yaml").exists()
