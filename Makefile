@@ -125,6 +125,17 @@ audit: setup
 bench-audit: setup
 	$(VENV)/bin/python -m bench.audit
 
+# The account as a stack file that adopts it (README "From the audit to a managed estate"),
+# and its benchmark at 3,000 subaccounts.
+.PHONY: discover bench-discover
+DISCOVER_STACK ?= discovered
+
+discover: setup
+	$(VENV)/bin/python -m estate discover --stack $(DISCOVER_STACK)
+
+bench-discover: setup
+	$(VENV)/bin/python -m bench.discover
+
 # Re-run after a killed `pulumi up` (README "When a run is interrupted"): file or PostgreSQL
 # backend, whichever PULUMI_BACKEND_URL names; refuses while a live engine holds the lock.
 resume: setup

@@ -1,5 +1,9 @@
 """The estate a stack file declares under `twilio-landing-zone:architecture`.
 
+(Over 500 lines: one model per section of the stack file, each with its rules beside its
+fields, so a rule and what it checks are read together; the adopt map's rules live in
+architecture/adoption.py.)
+
 Every model is frozen and refuses unknown fields (a typo is an error, not a silently ignored
 setting). Field-level checks are functions named after their rule; rules that look at several
 fields are `@rule` methods named after their rule (see rulebook.py), all reported together. The
@@ -11,11 +15,19 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Hashable, Iterator
+from contextvars import ContextVar
 from typing import Annotated, Any, Final, Literal, get_args
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 
-from architecture import identity, urls
+from architecture import adoption, identity, urls
 from architecture.rulebook import RuleModel, Violation, rule, rule_error
 
 Style = Literal["direct", "isv"]
@@ -45,6 +57,15 @@ _SHORT_CODE_SID = re.compile(r"SC[0-9a-f]{32}")
 _ALPHA_SENDER = re.compile(r"[A-Za-z0-9 +\-_&]{1,11}")
 _PERMISSION = re.compile(r"/twilio(/[a-z0-9][a-z0-9_-]*){2,}/(create|read|update|delete)")
 _AREA_CODE_COUNTRIES = frozenset({"US", "CA"})  # Twilio's AreaCode filter is North America only
+_ADOPTABLE_SID = re.compile(r"(AC|SK|MG|PN)[0-9a-f]{32}")
+
+# While the stack file is validated: the resource names its `adopt` map names, the tenant
+# being validated, and whether the object being validated is adopted. An adopted object may
+# keep a plain-http webhook Twilio already holds (the audit and the policy pack still report
+# it); a created one may not.
+_ADOPTED_NAMES: ContextVar[frozenset[str]] = ContextVar("adopted_names", default=frozenset())
+_TENANT_KEY: ContextVar[str] = ContextVar("tenant_key", default="")
+_ADOPTED: ContextVar[bool] = ContextVar("adopted", default=False)
 
 
 def lowercase_slug(value: str) -> str:
@@ -131,6 +152,8 @@ def restricted_key_permission(value: str) -> str:
 def https_or_loopback(value: str) -> str:
     # Loopback is decided where the environment is known (loopback_only_outside_production).
     problem = urls.problem(value, loopback_allowed=True)
+    if problem == urls.NOT_HTTPS and _ADOPTED.get():
+        return value  # kept as found on an adopted object (reported by the audit and the pack)
     if problem:
         raise rule_error("https_or_loopback", f"{value!r} {problem}")
     return value
@@ -138,6 +161,24 @@ def https_or_loopback(value: str) -> str:
 
 def url_or_collector(value: str) -> str:
     return value if value == COLLECTOR else https_or_loopback(value)
+
+
+def adoptable_sid(value: str) -> str:
+    if not _ADOPTABLE_SID.fullmatch(value):
+        raise rule_error(
+            "adoptable_sid",
+            f"{value!r} is not the SID of an account (AC), API key (SK), Messaging Service (MG) "
+            "or phone number (PN): two letters and 32 hex characters",
+        )
+    return value
+
+
+def _within(variable: ContextVar[Any], value: Any, handler: ValidatorFunctionWrapHandler, data):
+    token = variable.set(value)
+    try:
+        return handler(data)
+    finally:
+        variable.reset(token)
 
 
 def digits_as_text(value: Any) -> Any:
@@ -157,6 +198,11 @@ AlphaSender = Annotated[str, AfterValidator(alpha_sender_id)]
 Permission = Annotated[str, AfterValidator(restricted_key_permission)]
 WebhookUrl = Annotated[str, AfterValidator(https_or_loopback)]
 StatusCallback = Annotated[str, AfterValidator(url_or_collector)]
+AdoptableSid = Annotated[str, AfterValidator(adoptable_sid)]
+TransferSource = Annotated[
+    str, StringConstraints(pattern=r"^(parent|[a-z][a-z0-9-]{0,23}|AC[0-9a-f]{32})$")
+]
+ResourceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 def _repeats(values: tuple[Hashable, ...]) -> Iterator[tuple[int, Any, int]]:
@@ -178,6 +224,8 @@ class ApiKey(RuleModel):
     # A key's secret is shown only when it is minted, so rotating means minting a new key:
     # bump this number to get a new generation of the key.
     rotation: Annotated[int, Field(ge=0)] = 0
+    # The name Twilio shows; default "<display name> <name>" (an adopted key keeps its own).
+    friendly_name: HumanText | None = None
 
     @rule
     def restricted_key_has_permissions(self) -> Iterator[Violation]:
@@ -242,6 +290,19 @@ class PhoneNumbers(RuleModel):
     sms_webhooks: NumberSmsWebhooks = NumberSmsWebhooks()
     # Numbers outlive the stack unless explicitly allowed: a released number may be gone forever.
     release_on_delete: bool = False
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def adopted_numbers_keep_their_webhooks(
+        cls, data: Any, handler: ValidatorFunctionWrapHandler
+    ) -> Any:
+        numbers = data.get("numbers") if isinstance(data, dict) else None
+        names = {
+            identity.exact_number_logical_name(_TENANT_KEY.get(), str(number))
+            for number in (numbers if isinstance(numbers, list | tuple) else ())
+        }
+        adopted = bool(names) and names <= _ADOPTED_NAMES.get()
+        return _within(_ADOPTED, adopted, handler, data)
 
     @property
     def is_search(self) -> bool:
@@ -339,6 +400,15 @@ class MessagingService(RuleModel):
     webhooks: ServiceWebhooks = ServiceWebhooks()
     senders: Senders = Senders()
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def adopted_service_keeps_its_webhooks(
+        cls, data: Any, handler: ValidatorFunctionWrapHandler
+    ) -> Any:
+        use_case = data.get("use_case") if isinstance(data, dict) else None
+        name = identity.service_logical_name(_TENANT_KEY.get(), str(use_case))
+        return _within(_ADOPTED, name in _ADOPTED_NAMES.get(), handler, data)
+
     def webhook_urls(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
         """(location, URL) of every explicit URL of the service and its numbers."""
         for field in ("inbound_request_url", "fallback_url", "status_callback"):
@@ -364,6 +434,12 @@ class Tenant(RuleModel):
     role: TenantRole | None = None
     api_keys: tuple[ApiKey, ...] = ()
     services: tuple[MessagingService, ...] = ()
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def validated_as_its_key(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        key = data.get("key") if isinstance(data, dict) else None
+        return _within(_TENANT_KEY, str(key), handler, data)
 
     @property
     def is_production(self) -> bool:
@@ -438,6 +514,30 @@ class Architecture(RuleModel):
     style: Style
     environments: Annotated[tuple[Environment, ...], Field(min_length=1)]
     tenants: tuple[Tenant, ...] = ()
+    # Existing objects this stack manages from now on: resource name (the account, an API
+    # key, a service or an exact number) -> the SID of the object in Twilio. An adopted object
+    # keeps its name (no identity tag): its SID is its identity. `python -m estate discover`
+    # writes it.
+    adopt: dict[ResourceName, AdoptableSid] = Field(default_factory=dict)
+    # Adopted numbers that live in another account of the parent now, and where: `parent`, an
+    # adopted tenant's key, or an account SID. `up` moves each with Twilio's number transfer
+    # (same number, same SID; never released and bought again).
+    transfers: dict[E164Number, TransferSource] = Field(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def validated_with_its_adopt_map(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        adopt = data.get("adopt") if isinstance(data, dict) else None
+        names = frozenset(str(name) for name in adopt) if isinstance(adopt, dict) else frozenset()
+        return _within(_ADOPTED_NAMES, names, handler, data)
+
+    def violations_in_tree(self, loc=()):
+        # What an adopted object already is in Twilio is accepted as found where a tenant
+        # rule would refuse it for a created one (architecture.adoption.accepted_as_found).
+        for name, violation in super().violations_in_tree(loc):
+            where = violation.loc[len(loc) :]
+            if not adoption.accepted_as_found(self.tenants, self.adopt, name, where):
+                yield name, violation
 
     def role_of(self, tenant: Tenant) -> TenantRole:
         if tenant.role is not None:
@@ -588,6 +688,18 @@ class Architecture(RuleModel):
                     break
                 owner[name] = tenant.key
 
+    @rule
+    def adopt_names_an_adoptable_resource(self) -> Iterator[Violation]:
+        yield from adoption.adopt_names_an_adoptable_resource(self.tenants, self.adopt)
+
+    @rule
+    def transfers_move_adopted_numbers(self) -> Iterator[Violation]:
+        yield from adoption.transfers_move_adopted_numbers(self.tenants, self.adopt, self.transfers)
+
+    @rule
+    def adopt_each_object_once(self) -> Iterator[Violation]:
+        yield from adoption.adopt_each_object_once(self.adopt)
+
 
 def _logical_names(tenant: Tenant) -> Iterator[str]:
     yield identity.account_logical_name(tenant.key)
@@ -676,11 +788,13 @@ class StackSettings(RuleModel):
             )
 
     def production_tenants(self) -> str:
-        """`tenants[0] 'acme', tenants[2] 'globex'` for messages; empty when there are none."""
+        """`tenants[0] 'acme', tenants[2] 'globex'` for messages; empty when there are none.
+        Adopted tenants are left out: their default service keeps the callback it has until
+        the stack sets a collector URL (the audit reports a missing one)."""
         return ", ".join(
             f"tenants[{index}] {tenant.key!r}"
             for index, tenant in enumerate(self.architecture.tenants)
-            if tenant.is_production
+            if tenant.is_production and tenant.key not in self.architecture.adopt
         )
 
 

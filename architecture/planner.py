@@ -14,6 +14,8 @@ from typing import Any
 from architecture import identity
 from architecture.model import (
     COLLECTOR,
+    PARENT_ACCOUNT_KEY,
+    ApiKey,
     Architecture,
     MessagingService,
     PhoneNumbers,
@@ -40,7 +42,8 @@ class PlannedNumber:
     use_case: str
     logical_name: str
     tag: str
-    friendly_name: str
+    # None for an adopted number: it keeps the name it has in Twilio.
+    friendly_name: str | None
     phone_number: str | None  # exact E.164 number, or None when Twilio picks by search
     search: NumberSearch | None  # set exactly when phone_number is None
     sms_url: str | None
@@ -49,6 +52,10 @@ class PlannedNumber:
     sms_fallback_method: str
     release_on_delete: bool
     protect: bool
+    adopt_sid: str | None = None  # an existing number (PN…) managed from now on
+    # Where the adopted number lives now, when not in this tenant: 'parent' or an account SID;
+    # `up` moves it here with Twilio's number transfer.
+    transfer_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,7 @@ class PlannedService:
     status_callback_is_collector: bool
     pool: PlannedSenderPool
     numbers: tuple[PlannedNumber, ...]
+    adopt_sid: str | None = None  # an existing service (MG…) managed from now on
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,8 @@ class PlannedApiKey:
     kind: str  # 'standard' or 'restricted'
     permissions: tuple[str, ...]
     rotation: int  # generation of the key; a new number mints a new key
+    # An existing key (SK…) managed from now on, without its secret: generation 0 only.
+    adopt_sid: str | None = None
 
     @property
     def policy(self) -> dict[str, Any] | None:
@@ -130,6 +140,7 @@ class PlannedAccount:
     default_service_status_callback: str | None
     api_keys: tuple[PlannedApiKey, ...]
     services: tuple[PlannedService, ...]
+    adopt_sid: str | None = None  # an existing subaccount (AC…) managed from now on
 
 
 @dataclass(frozen=True)
@@ -212,11 +223,28 @@ class _Namer:
         self._project = settings.project
         self._stack = settings.stack
         self._key = tenant.key
+        self._adopt = settings.architecture.adopt
+        self._transfers = settings.architecture.transfers
 
     def tag(self, logical_name: str) -> str:
         return identity.identity_tag(self._project, self._stack, self._key, logical_name)
 
+    def adopted(self, logical_name: str) -> str | None:
+        return self._adopt.get(logical_name)
+
+    def transfer_source(self, phone_number: str | None) -> str | None:
+        """'parent' or the account SID an adopted number moves from (a tenant key named as
+        the source is resolved to the SID it adopts)."""
+        source = self._transfers.get(phone_number or "")
+        if source is None or source == PARENT_ACCOUNT_KEY or source.startswith("AC"):
+            return source
+        return self._adopt.get(identity.account_logical_name(source))
+
     def friendly_name(self, human: str, logical_name: str) -> str:
+        """What we create carries its identity tag; an adopted object keeps the name users
+        see, exactly as declared (its SID is its identity)."""
+        if self.adopted(logical_name):
+            return human
         return identity.friendly_name(human, self.tag(logical_name))
 
 
@@ -231,10 +259,12 @@ def _plan_account(
             name=key.name,
             logical_name=(key_name := identity.api_key_logical_name(tenant.key, key.name)),
             tag=namer.tag(key_name),
-            friendly_name=namer.friendly_name(f"{tenant.display_name} {key.name}", key_name),
+            friendly_name=_key_friendly_name(namer, tenant, key, key_name),
             kind=key.kind,
             permissions=key.permissions,
             rotation=key.rotation,
+            # The adopted key is generation 0; a bumped rotation mints a managed one.
+            adopt_sid=namer.adopted(key_name) if key.rotation == 0 else None,
         )
         for key in tenant.api_keys
     )
@@ -243,8 +273,10 @@ def _plan_account(
         logical_name=logical_name,
         tag=namer.tag(logical_name),
         display_name=tenant.display_name,
-        friendly_name=namer.friendly_name(
-            f"{tenant.display_name} ({tenant.environment})", logical_name
+        friendly_name=(
+            tenant.display_name
+            if namer.adopted(logical_name)
+            else namer.friendly_name(f"{tenant.display_name} ({tenant.environment})", logical_name)
         ),
         environment=tenant.environment,
         role=architecture.role_of(tenant),
@@ -254,7 +286,16 @@ def _plan_account(
         services=tuple(
             _plan_service(settings, namer, tenant, service) for service in tenant.services
         ),
+        adopt_sid=namer.adopted(logical_name),
     )
+
+
+def _key_friendly_name(namer: _Namer, tenant: Tenant, key: ApiKey, logical_name: str) -> str:
+    human = key.friendly_name or f"{tenant.display_name} {key.name}"
+    if key.rotation == 0:
+        return namer.friendly_name(human, logical_name)
+    # A later generation is always a key we mint: tagged.
+    return identity.friendly_name(human, namer.tag(logical_name))
 
 
 def _plan_service(
@@ -287,6 +328,7 @@ def _plan_service(
         fallback_method=webhooks.fallback_method,
         status_callback=settings.collector_url if from_collector else webhooks.status_callback,
         status_callback_is_collector=from_collector,
+        adopt_sid=namer.adopted(logical_name),
         pool=PlannedSenderPool(
             account_key=tenant.key,
             use_case=service.use_case,
@@ -336,8 +378,12 @@ def _plan_numbers(
                 use_case=service.use_case,
                 logical_name=logical_name,
                 tag=namer.tag(logical_name),
-                friendly_name=namer.friendly_name(
-                    f"{tenant.display_name} {service.use_case} {label}", logical_name
+                friendly_name=(
+                    None
+                    if namer.adopted(logical_name)
+                    else namer.friendly_name(
+                        f"{tenant.display_name} {service.use_case} {label}", logical_name
+                    )
                 ),
                 phone_number=phone_number,
                 search=search_for,
@@ -348,6 +394,8 @@ def _plan_numbers(
                 release_on_delete=spec.release_on_delete,
                 # A purchased number may be gone for good once released: protect in production.
                 protect=tenant.is_production,
+                adopt_sid=namer.adopted(logical_name),
+                transfer_from=namer.transfer_source(phone_number),
             )
         )
     return tuple(planned)

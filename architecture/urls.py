@@ -22,6 +22,10 @@ LOOPBACK_NAMES = frozenset({"localhost"})
 _IPV4_SHORTHAND = re.compile(r"[0-9a-fx.]+")
 
 
+# The one problem an adopted object may keep as found (architecture.model).
+NOT_HTTPS = "must use https"
+
+
 def is_loopback_host(host: str) -> bool:
     """True for a name or address of this machine: localhost and *.localhost (RFC 6761),
     127.0.0.0/8 in any form an HTTP client accepts (127.1, 0x7f000001, ...), ::1, an
@@ -83,5 +87,5 @@ def problem(url: object, loopback_allowed: bool) -> str | None:
             return None
         return "points at a loopback host (this machine), which Twilio cannot reach"
     if scheme == "http":
-        return "must use https"
+        return NOT_HTTPS
     return None

@@ -20,13 +20,19 @@ class DeliveryTrackingArgs:
 class DeliveryTracking(pulumi.ComponentResource):
     """Owns the status-callback wiring of one tenant."""
 
-    default_service: DefaultMessagingService
+    default_service: DefaultMessagingService | None
 
     def __init__(
         self, name: str, args: DeliveryTrackingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tlz:index:DeliveryTracking", name, None, opts)
         self._account = args.account
+        if args.account.adopt_sid and args.account.default_service_status_callback is None:
+            # An adopted account keeps its default service as found until the stack sets a
+            # collector URL: managing it now would clear whatever callback it has.
+            self.default_service = None
+            self.register_outputs({})
+            return
         self.default_service = DefaultMessagingService(
             f"{args.account.logical_name}-default-service",
             account_key=args.account.account_key,

@@ -47,6 +47,7 @@ class UseCaseMessaging(pulumi.ComponentResource):
             tag=planned.tag,
             settings=settings,
             state_mark=args.state_mark,
+            adopt_sid=planned.adopt_sid,
             opts=child,
         )
         self.numbers = {
@@ -80,6 +81,13 @@ def _phone_number(
     state_mark: str | None,
     opts: pulumi.ResourceOptions,
 ) -> PhoneNumber:
+    if number.transfer_from:
+        origin = "the parent account" if number.transfer_from == "parent" else number.transfer_from
+        pulumi.log.info(
+            f"PhoneNumber {number.phone_number} ({number.adopt_sid}): moves from {origin} to "
+            f"tenant '{number.account_key}' ({number.use_case}) by Twilio's number transfer: "
+            "same number, same SID, never released",
+        )
     if number.phone_number:
         search_or_number = {"phone_number": number.phone_number}
     else:
@@ -106,6 +114,8 @@ def _phone_number(
         },
         release_on_delete=number.release_on_delete,
         state_mark=state_mark,
+        adopt_sid=number.adopt_sid,
+        transfer_from=number.transfer_from,
         # Never released on replace: a protected number can't be replaced or deleted by accident.
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=number.protect)),
     )

@@ -47,18 +47,20 @@ def name_map(plan: Plan, tenants: dict[str, Tenant]) -> pulumi.Output[dict[str, 
                 _entry(account, plan, "subaccount", logical_name=account.logical_name),
             )
         )
-        pairs.append(
-            _pair(
-                tenant.delivery.default_service.sid,
-                _entry(
-                    account,
-                    plan,
-                    "default_service",
-                    use_case=DEFAULT_SERVICE_USE_CASE,
-                    logical_name=f"{account.logical_name}-default-service",
-                ),
+        default_service = tenant.delivery.default_service
+        if default_service is not None:  # None: an adopted account's, left as found
+            pairs.append(
+                _pair(
+                    default_service.sid,
+                    _entry(
+                        account,
+                        plan,
+                        "default_service",
+                        use_case=DEFAULT_SERVICE_USE_CASE,
+                        logical_name=f"{account.logical_name}-default-service",
+                    ),
+                )
             )
-        )
         for service in account.services:
             messaging = tenant.messaging[service.use_case]
             pairs.append(

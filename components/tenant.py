@@ -45,6 +45,7 @@ class Tenant(pulumi.ComponentResource):
                 friendly_name=account.friendly_name,
                 tag=account.tag,
                 state_mark=args.state_mark,
+                adopt_sid=account.adopt_sid,
             ),
             # Closing a subaccount is permanent: production ones are protected.
             opts=pulumi.ResourceOptions(parent=self, protect=account.protect),
@@ -95,7 +96,16 @@ def _api_key(
     # must not mistake the old one, still in use, for an orphan of its own.
     generation = f"{key.logical_name}/{key.kind}/r{key.rotation}"
     tag = identity.identity_tag(args.project, args.stack, key.account_key, generation)
-    human = key.friendly_name.rsplit(" [", 1)[0]
+    if key.adopt_sid:
+        # Adopted: it keeps its name, and Twilio never returns its secret.
+        friendly_name = key.friendly_name
+        pulumi.log.info(
+            f"ApiKey '{key.account_key}/{key.name}': adopts {key.adopt_sid} without its secret "
+            "(Twilio returns a secret only when a key is minted); bump `rotation` to mint a "
+            "managed key with a secret",
+        )
+    else:
+        friendly_name = identity.friendly_name(key.friendly_name.rsplit(" [", 1)[0], tag)
     return ApiKey(
         key.logical_name,
         account_key=key.account_key,
@@ -104,8 +114,9 @@ def _api_key(
         kind=key.kind,
         permissions=list(key.permissions),
         rotation=key.rotation,
-        friendly_name=identity.friendly_name(human, tag),
+        friendly_name=friendly_name,
         tag=tag,
         state_mark=args.state_mark,
+        adopt_sid=key.adopt_sid,
         opts=opts,
     )

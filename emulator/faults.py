@@ -65,6 +65,9 @@ class RuntimeSettings:
     # fails with 30034 (off until the demo and the stacks declare their registrations).
     registration_step_ms: float = defaults.DEFAULT_REGISTRATION_STEP_MS
     a2p_gating: bool = False
+    # Number transfers into these gaining accounts (SIDs; "*" for any) are refused as Twilio
+    # refuses one that needs a regulatory bundle the gaining account lacks (21649).
+    transfers_require_bundle: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -162,14 +165,14 @@ def _coerce(name: str, value: Any, current: Any) -> Any:
         if value is not None and not isinstance(value, str):
             raise ValueError(f"{name} must be a string")
         return value
-    if name in ("methods", "script"):
+    if name in ("methods", "script", "transfers_require_bundle"):
         if value is not None and (
             not isinstance(value, list) or not all(isinstance(v, str) for v in value)
         ):
             raise ValueError(f"{name} must be a list of strings")
         if name == "methods" and value is not None:
             return [v.upper() for v in value]
-        return value if value is not None else ([] if name == "script" else None)
+        return value if value is not None else (None if name == "methods" else [])
     return current
 
 

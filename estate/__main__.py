@@ -13,13 +13,15 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
-from estate import report
+from estate import report, stack_file
 from estate.audit import audit
 from estate.config import ConfigError, load_config
-from estate.reader import ReadOptions
+from estate.discover import discover, groups
+from estate.reader import ReadOptions, read_estate
 from providers.credentials import CredentialsError, resolve_parent_credentials
 
 
@@ -82,11 +84,30 @@ def build_parser() -> argparse.ArgumentParser:
     audit_parser.add_argument(
         "--output", default=None, help="write the report to this file instead of stdout"
     )
+    discover_parser = commands.add_parser(
+        "discover",
+        help="write the account as a stack file that adopts it (Pulumi.<stack>.yaml), read-only",
+    )
+    discover_parser.add_argument("--stack", required=True, help="stack name of the file")
+    discover_parser.add_argument(
+        "--force", action="store_true", help="overwrite an existing stack file"
+    )
+    discover_parser.add_argument(
+        "--dir", default=".", help="where to write the file (default: the current directory)"
+    )
+    discover_parser.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=16,
+        help="requests in flight per account, and accounts read at once (default 16)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "discover":
+        return discover_command(args)
     try:
         config = load_config(args.config)
         credentials = resolve_parent_credentials({}, os.environ)
@@ -129,6 +150,80 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(output)
     return report.exit_status(findings, args.fail_on)
+
+
+def discover_command(args: argparse.Namespace) -> int:
+    folder = Path(args.dir)
+    single = folder / f"Pulumi.{args.stack}.yaml"
+    if single.exists() and not args.force:
+        print(f"discover: {single} exists; pass --force to overwrite it", file=sys.stderr)
+        return 2
+    try:
+        credentials = resolve_parent_credentials({}, os.environ)
+    except CredentialsError as error:
+        print(f"discover: {error}", file=sys.stderr)
+        return 2
+    print(credentials.describe(), file=sys.stderr)
+    # The structure only: no traffic sample, no scan of the parent's messages.
+    options = ReadOptions(concurrency=args.concurrency, days=1, traffic_sample=0, parent_scan=0)
+    started = time.monotonic()
+    try:
+        estate = read_estate(credentials, options)
+    except TwilioRestException as error:
+        print(
+            f"discover: Twilio refused the read: {error.status} (code {error.code}) {error.msg}",
+            file=sys.stderr,
+        )
+        return 2
+    except (TwilioException, OSError) as error:
+        print(f"discover: cannot read the account: {error}", file=sys.stderr)
+        return 2
+    read_seconds = time.monotonic() - started
+    found = discover(estate)
+    if not found.tenants:
+        print(
+            "discover: the account has no active subaccount to adopt as a tenant (a stack "
+            "declares at least one); nothing was written",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        parts = groups(found)
+    except ValueError as error:
+        print(f"discover: {error}", file=sys.stderr)
+        return 2
+    source = credentials.emulator_url or f"Twilio account {credentials.account_sid}"
+    if len(parts) == 1:
+        files = [(single, parts[0], "")]
+    else:
+        files = [
+            (
+                folder / f"Pulumi.{args.stack}-g{index:02d}.yaml",
+                tenants,
+                f"Group {index} of {len(parts)}: the estate is larger than one stack's config "
+                "can hold (128 KiB), so it is split into stacks of whole tenants.",
+            )
+            for index, tenants in enumerate(parts, start=1)
+        ]
+    existing = [str(path) for path, _, _ in files if path.exists()]
+    if existing and not args.force:
+        print(f"discover: {existing[0]} exists; pass --force to overwrite it", file=sys.stderr)
+        return 2
+    for index, (path, tenants, group) in enumerate(files):
+        stack = path.name[len("Pulumi.") : -len(".yaml")]
+        text = stack_file.render(
+            found, tenants, stack=stack, source=source, group=group, estate_wide=index == 0
+        )
+        stack_file.write(path, text, force=True)
+    counts = found.counts()
+    print(
+        f"Wrote {', '.join(str(path) for path, _, _ in files)}: {counts}; "
+        f"{len(found.left_out)} objects left out (listed at the top of the file). Read "
+        f"{len(estate.accounts)} accounts in {estate.requests} requests, {read_seconds:.1f} s; "
+        f"{time.monotonic() - started:.1f} s in all.",
+        file=sys.stderr,
+    )
+    return 0
 
 
 if __name__ == "__main__":

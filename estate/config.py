@@ -25,6 +25,7 @@ _LOOPBACK_DEV: Final = ["development", "staging"]
 
 DEFAULT_CONFIG: Final[dict[str, dict[str, Any]]] = {
     "no-sending-from-parent": {LEVEL_KEY: MANDATORY},
+    "parent-sending-history": {LEVEL_KEY: "advisory"},
     "parent-sent-messages": {LEVEL_KEY: MANDATORY},
     "one-messaging-service-per-use-case": {LEVEL_KEY: MANDATORY},
     "isolated-environments": {

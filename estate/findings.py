@@ -49,6 +49,15 @@ RULES: Final[dict[str, RuleInfo]] = {
             "keys in their subaccounts and delete the parent's.",
         ),
         RuleInfo(
+            "parent-sending-history",
+            "audit",
+            "Messages the parent sent before its senders moved out",
+            "History, not a current violation: every number that sent them now lives in a "
+            "subaccount and the parent holds no sender, so it cannot send again.",
+            "Nothing to move; rotate the parent's auth token if apps held it, and keep the "
+            "dates for the record.",
+        ),
+        RuleInfo(
             "parent-sent-messages",
             "audit",
             "No messages sent from the parent",
@@ -191,6 +200,16 @@ def audit_checks(estate: Estate) -> Iterator[tuple[str, Subject, str]]:
         top = sorted(sent.by_sender.items(), key=lambda item: (-item[1], item[0]))[:5]
         senders = ", ".join(f"{sender} ({count})" for sender, count in top)
         sample = f" of the newest {sent.scanned}" if sent.truncated else ""
+    if sent.messages and _senders_moved_out(estate):
+        yield (
+            "parent-sending-history",
+            _account_subject(estate.parent),
+            f"History: the parent account sent {sent.messages} messages between "
+            f"{sent.first_sent} and {sent.last_sent} (last {sent.days} days, "
+            f"${sent.price:.2f}), from senders that have since moved to subaccounts"
+            f"{sample}: {senders}. It holds no sender now.",
+        )
+    elif sent.messages:
         yield (
             "parent-sent-messages",
             _account_subject(estate.parent),
@@ -223,6 +242,17 @@ def audit_checks(estate: Estate) -> Iterator[tuple[str, Subject, str]]:
                 f"Subaccount '{account.friendly_name}' ({account.environment}) has no API key: "
                 "its apps can only be using its auth token.",
             )
+
+
+def _senders_moved_out(estate: Estate) -> bool:
+    """The parent holds no number and no service but its default one, and every number its
+    scanned messages came from lives in a subaccount now."""
+    parent = estate.parent
+    if parent.numbers or any(not service.is_default for service in parent.services):
+        return False
+    moved = {number.phone_number for a in estate.subaccounts for number in a.numbers}
+    senders = estate.parent_traffic.sender_numbers()
+    return bool(senders) and senders <= moved and estate.parent_traffic.first_sent is not None
 
 
 def _service_use_cases(account: Account) -> Iterator[tuple[str, Subject, str]]:

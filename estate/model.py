@@ -50,6 +50,8 @@ class PhoneNumber:
     sms_url: str | None
     sms_fallback_url: str | None
     status_callback: str | None
+    sms_method: str = "POST"
+    sms_fallback_method: str = "POST"
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,13 @@ class ParentTraffic:
     by_sender: Mapping[str, int]  # "+1415… via MG…" -> messages among those scanned
     scanned: int
     truncated: bool
+    # When the oldest and newest of the scanned messages were sent (ISO 8601), if any.
+    first_sent: str | None = None
+    last_sent: str | None = None
+
+    def sender_numbers(self) -> set[str]:
+        """The From of every sender scanned (the part before ' via MG…')."""
+        return {sender.split(" via ", 1)[0] for sender in self.by_sender}
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,8 @@ class AccountReader:
                 sms_url=number.sms_url or None,
                 sms_fallback_url=number.sms_fallback_url or None,
                 status_callback=number.status_callback or None,
+                sms_method=(number.sms_method or "POST").upper(),
+                sms_fallback_method=(number.sms_fallback_method or "POST").upper(),
             )
 
     def _services(self, client: Client) -> tuple[dict[str, tuple[Sender, ...]], list[Any]]:
@@ -264,11 +266,15 @@ class AccountReader:
         price = sum(abs(float(r.price or 0)) for r in records)
         by_sender: Counter[str] = Counter()
         scanned = 0
+        sent_at: list[datetime] = []
         if messages and self.options.parent_scan > 0:  # the client reads limit=0 as "all"
             for message in client.messages.stream(
                 date_sent_after=since, limit=self.options.parent_scan, page_size=PAGE_SIZE
             ):
                 scanned += 1
+                stamp = message.date_sent or message.date_created
+                if stamp is not None:
+                    sent_at = [min([stamp, *sent_at[:1]]), max([stamp, *sent_at[1:]])]
                 sender = message.from_ or "(not yet sent)"
                 via = message.messaging_service_sid
                 by_sender[f"{sender} via {via}" if via else sender] += 1
@@ -279,6 +285,8 @@ class AccountReader:
             by_sender=dict(by_sender),
             scanned=scanned,
             truncated=scanned >= self.options.parent_scan and messages > scanned,
+            first_sent=sent_at[0].isoformat() if sent_at else None,
+            last_sent=sent_at[1].isoformat() if sent_at else None,
         )
 
 

@@ -26,6 +26,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from architecture.identity import with_state_mark, without_state_mark
+from providers.adoption import API_KEY_SID, AdoptionError, fetch_adopted, not_there
 from providers.base import TwilioProvider, declared
 from providers.consistency import read_settled
 from providers.created_here import CREATED_HERE
@@ -59,6 +60,8 @@ class ApiKeyInputs(BaseModel):
     tag: str = Field(pattern=r"^[0-9a-f]{10}$")
     # The mark of the Pulumi state that manages it (components/state_identity.py).
     state_mark: str | None = Field(default=None, pattern=r"^[0-9a-f]{6}$")
+    # An existing key managed from now on, without its secret (Twilio never returns it).
+    adopt_sid: str | None = Field(default=None, pattern=API_KEY_SID)
 
     @property
     def twilio_name(self) -> str:
@@ -78,7 +81,7 @@ class ApiKeyInputs(BaseModel):
 class ApiKeyProvider(TwilioProvider):
     kind = "ApiKey"
     inputs_model = ApiKeyInputs
-    replace_on = frozenset({"account_sid", "kind", "rotation", "tag"})
+    replace_on = frozenset({"account_sid", "kind", "rotation", "tag", "adopt_sid"})
 
     def extra_checks(self, inputs: dict[str, Any]):
         if inputs.get("kind") == "restricted" and not inputs.get("permissions"):
@@ -89,6 +92,8 @@ class ApiKeyProvider(TwilioProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.parse(props)
         name = _name(inputs)
+        if inputs.adopt_sid:
+            return self._adopt(inputs)
         try:
             key, secret, removed = self._mint_once(inputs)
         except TwilioResourceError:
@@ -102,6 +107,43 @@ class ApiKeyProvider(TwilioProvider):
             outputs["removed_twins"] = removal_record(removed)
         return CreateResult(key.sid, outputs)
 
+    def _adopt(self, inputs: ApiKeyInputs) -> CreateResult:
+        """Manage an existing key of the tenant's account, without its secret: found by SID
+        there before any write; its name and permissions updated only where they differ."""
+        sid = inputs.adopt_sid or ""
+        name = _name(inputs)
+        props = inputs.model_dump(mode="json")
+        try:
+            observed = fetch_adopted(lambda: self._fetch(sid, props))
+            if observed is None:
+                where = f"tenant '{inputs.account_key}' ({inputs.account_sid})"
+                raise not_there(self.kind, name, sid, where)
+            if inputs.kind == "standard" and self._is_restricted(sid, inputs.account_sid):
+                raise AdoptionError(
+                    self.kind,
+                    name,
+                    f"cannot adopt {sid}: it is a restricted key, declared `kind: standard`; "
+                    "nothing was changed.",
+                )
+            wanted = {"friendly_name": inputs.friendly_name}
+            if inputs.kind == "restricted":
+                wanted["permissions"] = inputs.permissions
+            if any(observed.get(field) != value for field, value in wanted.items()):
+                self.update(sid, {}, props)
+        except TwilioResourceError:
+            raise
+        except Exception as error:
+            raise describe_failure(self.kind, name, error, "adopt") from None
+        # Twilio returns a key's secret only when it is minted: an adopted key has none here.
+        outputs = dict(props, sid=sid, secret=None, created_at=time.time())
+        return CreateResult(sid, outputs)
+
+    def _is_restricted(self, sid: str, account_sid: str) -> bool:
+        key = self.session.as_subaccount(
+            account_sid, lambda client: client.iam.v1.api_key(sid).fetch()
+        )
+        return bool((key.policy or {}).get("allow"))
+
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
         try:
             observed = read_settled(lambda: self._fetch(id, props), props)
@@ -110,7 +152,7 @@ class ApiKeyProvider(TwilioProvider):
                 return ReadResult(None, {})
             raise describe_failure(self.kind, props.get("key_name", id), error, "read") from None
         outputs = {**declared(props), **observed}
-        if made_recently(props):
+        if made_recently(props) and not props.get("adopt_sid"):
             try:
                 removed = sweep_twins(
                     lambda: self._find(props["account_sid"], props.get("tag", "")),
@@ -272,6 +314,7 @@ class ApiKey(Resource, module="twilio", name="ApiKey"):
         permissions: list[str] | None = None,
         rotation: int = 0,
         state_mark: str | None = None,
+        adopt_sid: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -284,6 +327,7 @@ class ApiKey(Resource, module="twilio", name="ApiKey"):
             "friendly_name": friendly_name,
             "tag": tag,
             "state_mark": state_mark,
+            "adopt_sid": adopt_sid,
             "sid": None,
             # Twins of this object that a lost answer had left, removed (their SIDs).
             "removed_twins": None,

@@ -15,6 +15,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field
 
 from architecture.identity import with_state_mark, without_state_mark
+from providers.adoption import SERVICE_SID, fetch_adopted, not_there
 from providers.base import TwilioProvider, declared
 from providers.consistency import read_settled
 from providers.errors import TwilioResourceError, describe_failure, is_not_found
@@ -78,6 +79,8 @@ class MessagingServiceInputs(BaseModel):
     status_callback: str | None = None
     # The mark of the Pulumi state that manages it (components/state_identity.py).
     state_mark: str | None = Field(default=None, pattern=r"^[0-9a-f]{6}$")
+    # An existing service managed from now on (its name carries no tag).
+    adopt_sid: str | None = Field(default=None, pattern=SERVICE_SID)
 
     def client_parameters(self) -> dict[str, Any]:
         values = self.model_dump(mode="json")
@@ -105,10 +108,12 @@ def observed_settings(service) -> dict[str, Any]:
 class MessagingServiceProvider(TwilioProvider):
     kind = "MessagingService"
     inputs_model = MessagingServiceInputs
-    replace_on = frozenset({"account_sid", "tag"})
+    replace_on = frozenset({"account_sid", "tag", "adopt_sid"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.parse(props)
+        if inputs.adopt_sid:
+            return self._adopt(inputs)
         parameters = inputs.client_parameters()
 
         def work(client):
@@ -149,6 +154,33 @@ class MessagingServiceProvider(TwilioProvider):
             outputs["removed_twins"] = removal_record(removed)
         return CreateResult(service.sid, outputs)
 
+    def _adopt(self, inputs: MessagingServiceInputs) -> CreateResult:
+        """Manage an existing service of the tenant's account: found by SID there before any
+        write, then updated only when a setting differs from the stack file."""
+        sid = inputs.adopt_sid or ""
+
+        def work(client):
+            service = fetch_adopted(lambda: client.messaging.v1.services(sid).fetch())
+            if service is None:
+                raise not_there(
+                    self.kind,
+                    _name(inputs),
+                    sid,
+                    f"tenant '{inputs.account_key}' ({inputs.account_sid})",
+                )
+            if observed_settings(service) != _settings(inputs):
+                service = client.messaging.v1.services(sid).update(**inputs.client_parameters())
+            return service
+
+        try:
+            service = self.session.as_subaccount(inputs.account_sid, work)
+        except TwilioResourceError:
+            raise
+        except Exception as error:
+            raise describe_failure(self.kind, _name(inputs), error, "adopt") from None
+        outputs = dict(inputs.model_dump(mode="json"), sid=service.sid, created_at=time.time())
+        return CreateResult(service.sid, outputs)
+
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
         def fetch():
             return self.session.as_subaccount(
@@ -163,7 +195,7 @@ class MessagingServiceProvider(TwilioProvider):
             raise describe_failure(self.kind, props.get("use_case", id), error, "read") from None
         outputs = declared(props)
         outputs.update(observed_settings(service))
-        if made_recently(props):
+        if made_recently(props) and not props.get("adopt_sid"):
             removed = self._sweep(id, props)
             if removed:
                 outputs["removed_twins"] = removal_record(removed)
@@ -240,6 +272,7 @@ class MessagingService(Resource, module="twilio", name="MessagingService"):
         tag: str,
         settings: dict[str, Any],
         state_mark: str | None = None,
+        adopt_sid: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """`settings`: friendly_name, use_case and the service settings and webhooks, named
@@ -250,6 +283,7 @@ class MessagingService(Resource, module="twilio", name="MessagingService"):
             "tag": tag,
             **settings,
             "state_mark": state_mark,
+            "adopt_sid": adopt_sid,
             "sid": None,
             # Twins of this object that a lost answer had left, removed (their SIDs).
             "removed_twins": None,

@@ -17,6 +17,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from architecture.identity import with_state_mark, without_state_mark
+from providers.adoption import NUMBER_SID, AdoptionError, fetch_adopted, not_there
 from providers.base import TwilioProvider, declared
 from providers.consistency import read_settled
 from providers.errors import TwilioResourceError, describe_failure, is_not_found, twilio_code
@@ -46,7 +47,8 @@ class PhoneNumberInputs(BaseModel):
     account_sid: str = Field(pattern=r"^AC[0-9a-f]{32}$")
     use_case: str = Field(min_length=1)
     tag: str = Field(pattern=r"^[0-9a-f]{10}$")
-    friendly_name: str = Field(min_length=1, max_length=64)
+    # None for an adopted number: it keeps the name it has in Twilio.
+    friendly_name: str | None = Field(default=None, min_length=1, max_length=64)
     phone_number: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{1,14}$")
     country: str = Field(default="US", pattern=r"^[A-Z]{2}$")
     area_code: str | None = Field(default=None, pattern=r"^[2-9][0-9]{2}$")
@@ -59,30 +61,55 @@ class PhoneNumberInputs(BaseModel):
     release_on_delete: bool = False
     # The mark of the Pulumi state that manages it (components/state_identity.py).
     state_mark: str | None = Field(default=None, pattern=r"^[0-9a-f]{6}$")
+    # An existing number managed from now on (never bought; its name is left as it is).
+    adopt_sid: str | None = Field(default=None, pattern=NUMBER_SID)
+    # Where an adopted number lives before it is moved here: 'parent' or an account SID.
+    transfer_from: str | None = Field(default=None, pattern=r"^(parent|AC[0-9a-f]{32})$")
 
     @property
     def twilio_name(self) -> str:
         """The FriendlyName as Twilio holds it: the planned name, the tag carrying the mark."""
-        return with_state_mark(self.friendly_name, self.state_mark)
+        return with_state_mark(self.friendly_name or "", self.state_mark)
 
     @model_validator(mode="after")
     def exact_number_or_search(self) -> PhoneNumberInputs:
         if self.phone_number and (self.area_code or self.contains):
             raise ValueError("give an exact phone_number or search filters, not both")
+        if self.adopt_sid and not self.phone_number:
+            raise ValueError("an adopted number (adopt_sid) is named by its exact phone_number")
+        if not self.adopt_sid and not self.friendly_name:
+            raise ValueError("a number bought here needs a friendly_name (its identity tag)")
         return self
 
     def webhook_parameters(self) -> dict[str, str]:
         values = self.model_dump(mode="json")
         return {name: values[name] or "" for name in WEBHOOKS}
 
+    def update_parameters(self) -> dict[str, str]:
+        """What an update sends: the webhooks, and the name unless the number was adopted."""
+        parameters = self.webhook_parameters()
+        if self.friendly_name:
+            parameters["friendly_name"] = self.twilio_name
+        return parameters
+
 
 class PhoneNumberProvider(TwilioProvider):
     kind = "PhoneNumber"
     inputs_model = PhoneNumberInputs
-    replace_on = frozenset({"account_sid", "tag", "phone_number"})
+    replace_on = frozenset({"account_sid", "tag", "phone_number", "adopt_sid"})
+    # How an adopted number got here, not what it is: no diff once it has moved.
+    not_compared = frozenset({"state_mark", "transfer_from"})
+
+    def diff(self, id: str, olds: dict[str, Any], news: dict[str, Any]):
+        if news.get("adopt_sid") and not news.get("friendly_name"):
+            # An adopted number's name is not managed: what refresh observes is no change.
+            olds = {key: value for key, value in olds.items() if key != "friendly_name"}
+        return super().diff(id, olds, news)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.parse(props)
+        if inputs.adopt_sid:
+            return self._adopt(inputs)
         numbers = self.session.parent().api.v2010.accounts(inputs.account_sid)
 
         def find() -> list[Found]:
@@ -121,6 +148,92 @@ class PhoneNumberProvider(TwilioProvider):
             outputs["removed_twins"] = removal_record(removed)
         return CreateResult(number.sid, outputs)
 
+    def _adopt(self, inputs: PhoneNumberInputs) -> CreateResult:
+        """Manage an existing number of the tenant's account: found by SID there before any
+        write, then its webhooks updated only where they differ from the stack file."""
+        sid = inputs.adopt_sid or ""
+        name = _name(inputs)
+        numbers = self.session.parent().api.v2010.accounts(inputs.account_sid)
+        try:
+            number = fetch_adopted(lambda: numbers.incoming_phone_numbers(sid).fetch())
+            if number is None and inputs.transfer_from:
+                number = self._transfer(inputs)
+            if number is None:
+                where = f"tenant '{inputs.account_key}' ({inputs.account_sid})"
+                raise not_there(self.kind, name, sid, where)
+            if number.phone_number != inputs.phone_number:
+                raise AdoptionError(
+                    self.kind,
+                    name,
+                    f"cannot adopt {sid}: it is {number.phone_number}, not "
+                    f"{inputs.phone_number}; nothing was changed.",
+                )
+            wanted = inputs.webhook_parameters()
+            if any((getattr(number, key) or "") != wanted[key] for key in WEBHOOKS):
+                number = numbers.incoming_phone_numbers(sid).update(**inputs.update_parameters())
+        except TwilioResourceError:
+            raise
+        except Exception as error:
+            raise describe_failure(self.kind, name, error, "adopt") from None
+        return CreateResult(number.sid, self._outputs(inputs, number, time.time()))
+
+    def _transfer(self, inputs: PhoneNumberInputs):
+        """Move the number from the account it lives in to the tenant's, with Twilio's number
+        transfer (parent credentials): detached from its services there first; a refused
+        transfer puts it back in them and stops with Twilio's error, the number untouched."""
+        sid = inputs.adopt_sid or ""
+        parent = self.session.parent()
+        losing = parent.account_sid if inputs.transfer_from == "parent" else inputs.transfer_from
+        where = f"the account it moves from ({losing})"
+        found = fetch_adopted(
+            lambda: parent.api.v2010.accounts(losing).incoming_phone_numbers(sid).fetch()
+        )
+        if found is None:
+            raise not_there(self.kind, _name(inputs), sid, where)
+        if found.phone_number != inputs.phone_number:
+            return found  # refused by the caller, naming both numbers
+        in_services = self._on_pools(losing, lambda pools: _detach_everywhere(pools, sid))
+        try:
+            moved = (
+                parent.api.v2010.accounts(losing)
+                .incoming_phone_numbers(sid)
+                .update(account_sid=inputs.account_sid)
+            )
+        except Exception as error:
+            # Refused (a bundle or address required, say): back in its services, unmoved.
+            self._on_pools(losing, lambda pools: _attach_to(pools, sid, in_services))
+            raise describe_failure(
+                self.kind, _name(inputs), error, f"transfer from {losing} (the number stays there)"
+            ) from None
+        if losing == parent.account_sid:
+            self._retire_emptied(in_services)
+        return moved
+
+    def _on_pools(self, account_sid: str, act):
+        """`act(services)` with the Messaging Services of `account_sid`, signed by it."""
+        parent = self.session.parent()
+        if account_sid == parent.account_sid:
+            return act(parent.messaging.v1.services)
+        return self.session.as_subaccount(account_sid, lambda c: act(c.messaging.v1.services))
+
+    def _retire_emptied(self, service_sids: list[str]) -> None:
+        """A parent service the move left without senders is removed: the parent never sends
+        (its senders moved to the tenant first, so nothing that sent through it is lost)."""
+        services = self.session.parent().messaging.v1.services
+        for service_sid in service_sids:
+            service = services(service_sid)
+            empty = not (
+                service.phone_numbers.list(limit=1)
+                or service.short_codes.list(limit=1)
+                or service.alpha_senders.list(limit=1)
+            )
+            if empty:
+                try:
+                    service.delete()
+                except Exception as error:
+                    if not is_not_found(error):
+                        raise
+
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
         fetch = (
             self.session.parent()
@@ -142,7 +255,7 @@ class PhoneNumberProvider(TwilioProvider):
         for name in WEBHOOKS:
             observed = getattr(number, name)
             outputs[name] = observed or None
-        if made_recently(props):
+        if made_recently(props) and not props.get("adopt_sid"):
             removed = self._sweep(id, props)
             if removed:
                 outputs["removed_twins"] = removal_record(removed)
@@ -175,9 +288,7 @@ class PhoneNumberProvider(TwilioProvider):
         inputs = self.parse(news)
         numbers = self.session.parent().api.v2010.accounts(inputs.account_sid)
         try:
-            number = numbers.incoming_phone_numbers(id).update(
-                friendly_name=inputs.twilio_name, **inputs.webhook_parameters()
-            )
+            number = numbers.incoming_phone_numbers(id).update(**inputs.update_parameters())
         except Exception as error:
             raise describe_failure(self.kind, _name(inputs), error, "update") from None
         return UpdateResult(self._outputs(inputs, number, olds.get("created_at")))
@@ -253,6 +364,27 @@ class PhoneNumberProvider(TwilioProvider):
         )
 
 
+def _detach_everywhere(services, number_sid: str) -> list[str]:
+    """Take the number out of every service of the account; the SIDs of those it was in."""
+    left = []
+    for service in services.list(page_size=1000):
+        member = services(service.sid).phone_numbers(number_sid)
+        try:
+            member.fetch()
+        except Exception as error:
+            if is_not_found(error):
+                continue
+            raise
+        member.delete()
+        left.append(service.sid)
+    return left
+
+
+def _attach_to(services, number_sid: str, service_sids: list[str]) -> None:
+    for service_sid in service_sids:
+        services(service_sid).phone_numbers.create(phone_number_sid=number_sid)
+
+
 def _can_send_sms(number) -> bool:
     capabilities = number.capabilities
     return not isinstance(capabilities, dict) or capabilities.get("sms", True) is not False
@@ -265,7 +397,7 @@ def _criteria(inputs: PhoneNumberInputs) -> str:
 
 
 def _name(inputs: PhoneNumberInputs) -> str:
-    return inputs.friendly_name
+    return inputs.friendly_name or inputs.phone_number or inputs.account_key
 
 
 class PhoneNumber(Resource, module="twilio", name="PhoneNumber"):
@@ -281,11 +413,13 @@ class PhoneNumber(Resource, module="twilio", name="PhoneNumber"):
         account_sid: pulumi.Input[str],
         use_case: str,
         tag: str,
-        friendly_name: str,
+        friendly_name: str | None,
         search_or_number: dict[str, Any],
         sms_webhooks: dict[str, Any],
         release_on_delete: bool,
         state_mark: str | None = None,
+        adopt_sid: str | None = None,
+        transfer_from: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -298,6 +432,8 @@ class PhoneNumber(Resource, module="twilio", name="PhoneNumber"):
             **sms_webhooks,
             "release_on_delete": release_on_delete,
             "state_mark": state_mark,
+            "adopt_sid": adopt_sid,
+            "transfer_from": transfer_from,
             "sid": None,
             # Twins of this object that a lost answer had left, removed (their SIDs).
             "removed_twins": None,

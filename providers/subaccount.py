@@ -15,6 +15,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field
 
 from architecture.identity import with_state_mark, without_state_mark
+from providers.adoption import ACCOUNT_SID, AdoptionError, fetch_adopted, not_there
 from providers.base import TwilioProvider, declared
 from providers.consistency import RECENT_SECONDS
 from providers.errors import TwilioResourceError, describe_failure, is_not_found
@@ -40,6 +41,8 @@ class SubaccountInputs(BaseModel):
     status: Literal["active", "suspended"] = "active"
     # The mark of the Pulumi state that manages it (components/state_identity.py).
     state_mark: str | None = Field(default=None, pattern=r"^[0-9a-f]{6}$")
+    # An existing subaccount managed from now on (its name carries no tag).
+    adopt_sid: str | None = Field(default=None, pattern=ACCOUNT_SID)
 
     @property
     def twilio_name(self) -> str:
@@ -50,11 +53,13 @@ class SubaccountInputs(BaseModel):
 class SubaccountProvider(TwilioProvider):
     kind = "Subaccount"
     inputs_model = SubaccountInputs
-    # A new tag is a new identity; replacing closes the old account for good.
-    replace_on = frozenset({"tag"})
+    # A new tag or adopted SID is a new identity; replacing closes the old account for good.
+    replace_on = frozenset({"tag", "adopt_sid"})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.parse(props)
+        if inputs.adopt_sid:
+            return self._adopt(inputs)
         parent = self.session.parent()
         accounts = parent.api.v2010.accounts
 
@@ -90,6 +95,35 @@ class SubaccountProvider(TwilioProvider):
             outputs["removed_twins"] = removal_record(removed)
         return CreateResult(account.sid, outputs)
 
+    def _adopt(self, inputs: SubaccountInputs) -> CreateResult:
+        """Manage an existing subaccount of this parent: checked before any write, then only
+        what the stack file says differently (name, status) is updated."""
+        sid = inputs.adopt_sid or ""
+        parent = self.session.parent()
+        name = inputs.account_key
+        try:
+            account = fetch_adopted(lambda: parent.api.v2010.accounts(sid).fetch())
+            if account is None or account.owner_account_sid != parent.account_sid:
+                raise not_there(self.kind, name, sid, f"the parent account {parent.account_sid}")
+            if account.sid == parent.account_sid:
+                raise AdoptionError(
+                    self.kind,
+                    name,
+                    f"cannot adopt {sid}: it is the parent account itself, which is never a "
+                    "tenant; nothing was changed.",
+                )
+            if account.status == "closed":
+                raise AdoptionError(
+                    self.kind, name, f"cannot adopt {sid}: it is closed, which is final."
+                )
+            account = self._apply(account.sid, inputs, account)
+            self.session.remember_account(account)
+        except TwilioResourceError:
+            raise
+        except Exception as error:
+            raise describe_failure(self.kind, name, error, "adopt") from None
+        return CreateResult(account.sid, self._outputs(inputs, account, time.time()))
+
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
         recent = time.time() - float(props.get("created_at") or 0) < RECENT_SECONDS
         try:
@@ -103,7 +137,7 @@ class SubaccountProvider(TwilioProvider):
             return ReadResult(None, {})
         observed = dict(props, status=account.status)
         outputs = self._outputs_from(observed, account)
-        if made_recently(props):
+        if made_recently(props) and not props.get("adopt_sid"):
             removed = self._sweep(id, props)
             if removed:
                 outputs["removed_twins"] = removal_record(removed)
@@ -155,6 +189,9 @@ class SubaccountProvider(TwilioProvider):
 
     def delete(self, id: str, props: dict[str, Any]) -> None:
         name = props.get("account_key", id)
+        if props.get("adopt_sid"):
+            # It existed before this stack: handed back as it is, never closed (final).
+            return
         session = self.session
         try:
             numbers = session.parent_acting_on(id).incoming_phone_numbers.list(limit=20)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
@@ -208,3 +210,31 @@ def test_short_codes_are_provisioned_then_listed(emulator: EmulatorProcess, tena
         friendly_name="promo", sms_url="https://hooks.example.com/sc"
     )
     assert (updated.friendly_name, updated.sms_url) == ("promo", "https://hooks.example.com/sc")
+
+
+def test_a_number_moves_between_two_subaccounts_keeping_its_sid_and_webhooks(
+    parent: Client, make_tenant: Callable[[str], Tenant]
+) -> None:
+    losing, gaining = make_tenant("losing"), make_tenant("gaining")
+    sid = buy_number(parent)
+    parent.incoming_phone_numbers(sid).update(
+        account_sid=losing.sid, sms_url="https://hooks.example.com/in"
+    )
+    moved = losing.via_parent.incoming_phone_numbers(sid).update(account_sid=gaining.sid)
+    assert (moved.sid, moved.account_sid) == (sid, gaining.sid)
+    kept = gaining.client.incoming_phone_numbers(sid).fetch()
+    assert kept.sms_url == "https://hooks.example.com/in"
+    with pytest.raises(TwilioRestException) as error:
+        losing.client.incoming_phone_numbers(sid).fetch()
+    assert error.value.code == 20404
+
+
+def test_a_transfer_needing_a_bundle_is_refused_and_leaves_the_number(
+    emulator: EmulatorProcess, parent: Client, tenant: Tenant
+) -> None:
+    sid = buy_number(parent)
+    emulator.set_faults(transfers_require_bundle=[tenant.sid])
+    with pytest.raises(TwilioRestException) as error:
+        parent.incoming_phone_numbers(sid).update(account_sid=tenant.sid)
+    assert (error.value.status, error.value.code) == (400, 21649)
+    assert parent.incoming_phone_numbers(sid).fetch().account_sid == parent.account_sid
