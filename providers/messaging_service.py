@@ -15,9 +15,9 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field
 
 from architecture.identity import with_state_mark, without_state_mark
-from providers.base import TwilioProvider, declared
+from providers.base import TwilioProvider, declared, joined
 from providers.consistency import read_settled
-from providers.errors import TwilioResourceError, describe_failure, is_not_found
+from providers.errors import unless_gone
 from providers.identity import (
     Found,
     create_once,
@@ -107,6 +107,9 @@ class MessagingServiceProvider(TwilioProvider):
     inputs_model = MessagingServiceInputs
     replace_on = frozenset({"account_sid", "tag"})
 
+    def label(self, props: dict[str, Any]) -> str:
+        return joined(props, "account_key", "use_case")
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.parse(props)
         parameters = inputs.client_parameters()
@@ -138,12 +141,7 @@ class MessagingServiceProvider(TwilioProvider):
                 service = services(service.sid).update(**parameters)
             return service, removed
 
-        try:
-            service, removed = self.session.as_subaccount(inputs.account_sid, work)
-        except TwilioResourceError:
-            raise
-        except Exception as error:
-            raise describe_failure(self.kind, _name(inputs), error, "create") from None
+        service, removed = self.session.as_subaccount(inputs.account_sid, work)
         outputs = dict(inputs.model_dump(mode="json"), sid=service.sid, created_at=time.time())
         if removed:
             outputs["removed_twins"] = removal_record(removed)
@@ -155,12 +153,9 @@ class MessagingServiceProvider(TwilioProvider):
                 props["account_sid"], lambda client: client.messaging.v1.services(id).fetch()
             )
 
-        try:
-            service = read_settled(fetch, props)
-        except Exception as error:
-            if is_not_found(error):
-                return ReadResult(None, {})
-            raise describe_failure(self.kind, props.get("use_case", id), error, "read") from None
+        service = unless_gone(lambda: read_settled(fetch, props))
+        if service is None:
+            return ReadResult(None, {})
         outputs = declared(props)
         outputs.update(observed_settings(service))
         if made_recently(props):
@@ -187,35 +182,24 @@ class MessagingServiceProvider(TwilioProvider):
 
             return sweep_twins(find, id, props.get("state_mark"), remove)
 
-        try:
-            return self.session.as_subaccount(props["account_sid"], work)
-        except Exception as error:
-            raise describe_failure(self.kind, props.get("use_case", id), error, "read") from None
+        return self.session.as_subaccount(props["account_sid"], work)
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self.parse(news)
-        try:
-            self.session.as_subaccount(
-                inputs.account_sid,
-                lambda client: client.messaging.v1.services(id).update(
-                    **inputs.client_parameters()
-                ),
-            )
-        except Exception as error:
-            raise describe_failure(self.kind, _name(inputs), error, "update") from None
+        self.session.as_subaccount(
+            inputs.account_sid,
+            lambda client: client.messaging.v1.services(id).update(**inputs.client_parameters()),
+        )
         return UpdateResult(
             dict(inputs.model_dump(mode="json"), sid=id, created_at=olds.get("created_at"))
         )
 
     def delete(self, id: str, props: dict[str, Any]) -> None:
-        try:
-            self.session.as_subaccount(
+        unless_gone(
+            lambda: self.session.as_subaccount(
                 props["account_sid"], lambda client: client.messaging.v1.services(id).delete()
             )
-        except Exception as error:
-            if is_not_found(error):
-                return
-            raise describe_failure(self.kind, props.get("use_case", id), error, "delete") from None
+        )
 
 
 def _settings(inputs: MessagingServiceInputs) -> dict[str, Any]:

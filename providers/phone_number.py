@@ -15,11 +15,12 @@ from typing import Any, Literal
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from twilio.base.exceptions import TwilioException
 
 from architecture.identity import with_state_mark, without_state_mark
 from providers.base import TwilioProvider, declared
 from providers.consistency import read_settled
-from providers.errors import TwilioResourceError, describe_failure, is_not_found, twilio_code
+from providers.errors import TwilioResourceError, twilio_code, unless_gone
 from providers.identity import (
     Found,
     create_once,
@@ -80,6 +81,10 @@ class PhoneNumberProvider(TwilioProvider):
     kind = "PhoneNumber"
     inputs_model = PhoneNumberInputs
     replace_on = frozenset({"account_sid", "tag", "phone_number"})
+    verbs = {"create": "purchase", "delete": "release"}
+
+    def label(self, props: dict[str, Any]) -> str:
+        return str(props.get("friendly_name") or props.get("phone_number") or "")
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.parse(props)
@@ -98,24 +103,19 @@ class PhoneNumberProvider(TwilioProvider):
             numbers.incoming_phone_numbers(twin.sid).delete()
             return True
 
-        try:
-            number, adopted, removed = create_once(
-                find,
-                lambda: self._buy(numbers, inputs),
-                kind=self.kind,
-                name=_name(inputs),
-                state_mark=inputs.state_mark,
-                remove_twin=release,
-                inside=inputs.account_sid,
+        number, adopted, removed = create_once(
+            find,
+            lambda: self._buy(numbers, inputs),
+            kind=self.kind,
+            name=_name(inputs),
+            state_mark=inputs.state_mark,
+            remove_twin=release,
+            inside=inputs.account_sid,
+        )
+        if adopted:
+            number = numbers.incoming_phone_numbers(number.sid).update(
+                friendly_name=inputs.twilio_name, **inputs.webhook_parameters()
             )
-            if adopted:
-                number = numbers.incoming_phone_numbers(number.sid).update(
-                    friendly_name=inputs.twilio_name, **inputs.webhook_parameters()
-                )
-        except TwilioResourceError:
-            raise
-        except Exception as error:
-            raise describe_failure(self.kind, _name(inputs), error, "purchase") from None
         outputs = self._outputs(inputs, number, time.time())
         if removed:
             outputs["removed_twins"] = removal_record(removed)
@@ -128,14 +128,9 @@ class PhoneNumberProvider(TwilioProvider):
             .incoming_phone_numbers(id)
             .fetch
         )
-        try:
-            number = read_settled(fetch, props)
-        except Exception as error:
-            if is_not_found(error):
-                return ReadResult(None, {})
-            raise describe_failure(
-                self.kind, props.get("friendly_name", id), error, "read"
-            ) from None
+        number = unless_gone(lambda: read_settled(fetch, props))
+        if number is None:
+            return ReadResult(None, {})
         outputs = declared(props)
         # As planned: the state mark in Twilio's name is not a change to report.
         outputs["friendly_name"] = without_state_mark(number.friendly_name)
@@ -164,22 +159,14 @@ class PhoneNumberProvider(TwilioProvider):
             numbers.incoming_phone_numbers(twin.sid).delete()
             return True
 
-        try:
-            return sweep_twins(find, id, props.get("state_mark"), release)
-        except Exception as error:
-            raise describe_failure(
-                self.kind, props.get("friendly_name", id), error, "read"
-            ) from None
+        return sweep_twins(find, id, props.get("state_mark"), release)
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self.parse(news)
         numbers = self.session.parent().api.v2010.accounts(inputs.account_sid)
-        try:
-            number = numbers.incoming_phone_numbers(id).update(
-                friendly_name=inputs.twilio_name, **inputs.webhook_parameters()
-            )
-        except Exception as error:
-            raise describe_failure(self.kind, _name(inputs), error, "update") from None
+        number = numbers.incoming_phone_numbers(id).update(
+            friendly_name=inputs.twilio_name, **inputs.webhook_parameters()
+        )
         return UpdateResult(self._outputs(inputs, number, olds.get("created_at")))
 
     def delete(self, id: str, props: dict[str, Any]) -> None:
@@ -187,14 +174,7 @@ class PhoneNumberProvider(TwilioProvider):
             # Retained: the number stays in the subaccount, tagged, ready to be adopted again.
             return
         numbers = self.session.parent().api.v2010.accounts(props["account_sid"])
-        try:
-            numbers.incoming_phone_numbers(id).delete()
-        except Exception as error:
-            if is_not_found(error):
-                return
-            raise describe_failure(
-                self.kind, props.get("phone_number") or id, error, "release"
-            ) from None
+        unless_gone(lambda: numbers.incoming_phone_numbers(id).delete())
 
     def _buy(self, account, inputs: PhoneNumberInputs):
         buy = account.incoming_phone_numbers.create
@@ -211,7 +191,7 @@ class PhoneNumberProvider(TwilioProvider):
             # code, and concurrent purchases never race for the same candidate.
             try:
                 number = buy(area_code=inputs.area_code, **extra)
-            except Exception as error:
+            except TwilioException as error:
                 if twilio_code(error) != NONE_IN_AREA_CODE:
                     raise
                 raise self._none_available(inputs) from None
@@ -229,7 +209,7 @@ class PhoneNumberProvider(TwilioProvider):
         for candidate in candidates:
             try:
                 return buy(phone_number=candidate.phone_number, **extra)
-            except Exception as error:
+            except TwilioException as error:
                 if twilio_code(error) != NOT_AVAILABLE:
                     raise
         raise self._none_available(inputs)

@@ -13,11 +13,12 @@ from typing import Any, Literal
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field
+from twilio.base.exceptions import TwilioException
 
 from architecture.identity import with_state_mark, without_state_mark
 from providers.base import TwilioProvider, declared
 from providers.consistency import RECENT_SECONDS
-from providers.errors import TwilioResourceError, describe_failure, is_not_found
+from providers.errors import TwilioResourceError, is_not_found, twilio_code, unless_gone
 from providers.identity import (
     Found,
     create_once,
@@ -26,6 +27,8 @@ from providers.identity import (
     sweep_twins,
     tagged,
 )
+
+ALREADY_CLOSED = 21479
 
 
 class SubaccountInputs(BaseModel):
@@ -52,6 +55,7 @@ class SubaccountProvider(TwilioProvider):
     inputs_model = SubaccountInputs
     # A new tag is a new identity; replacing closes the old account for good.
     replace_on = frozenset({"tag"})
+    verbs = {"delete": "close"}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.parse(props)
@@ -68,23 +72,18 @@ class SubaccountProvider(TwilioProvider):
                 if account.status != "closed" and account.sid != parent.account_sid
             ]
 
-        try:
-            account, adopted, removed = create_once(
-                find,
-                lambda: accounts.create(friendly_name=inputs.twilio_name),
-                kind=self.kind,
-                name=inputs.account_key,
-                state_mark=inputs.state_mark,
-                remove_twin=lambda twin: self._close_if_empty(twin.sid),
-            )
-            if adopted or inputs.status != "active":
-                account = self._apply(account.sid, inputs, account)
-            # The answer carries the auth token: the objects made inside need no token fetch.
-            self.session.remember_account(account)
-        except TwilioResourceError:
-            raise
-        except Exception as error:
-            raise describe_failure(self.kind, inputs.account_key, error, "create") from None
+        account, adopted, removed = create_once(
+            find,
+            lambda: accounts.create(friendly_name=inputs.twilio_name),
+            kind=self.kind,
+            name=inputs.account_key,
+            state_mark=inputs.state_mark,
+            remove_twin=lambda twin: self._close_if_empty(twin.sid),
+        )
+        if adopted or inputs.status != "active":
+            account = self._apply(account.sid, inputs, account)
+        # The answer carries the auth token: the objects made inside need no token fetch.
+        self.session.remember_account(account)
         outputs = self._outputs(inputs, account, time.time())
         if removed:
             outputs["removed_twins"] = removal_record(removed)
@@ -92,14 +91,9 @@ class SubaccountProvider(TwilioProvider):
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
         recent = time.time() - float(props.get("created_at") or 0) < RECENT_SECONDS
-        try:
-            # Shared with the token lookups of the objects inside, read at the same moment.
-            account = self.session.fetch_account(id, settle_404=recent)
-        except Exception as error:
-            if is_not_found(error):
-                return ReadResult(None, {})
-            raise describe_failure(self.kind, props.get("account_key", id), error, "read") from None
-        if account.status == "closed":
+        # Shared with the token lookups of the objects inside, read at the same moment.
+        account = unless_gone(lambda: self.session.fetch_account(id, settle_404=recent))
+        if account is None or account.status == "closed":
             return ReadResult(None, {})
         observed = dict(props, status=account.status)
         outputs = self._outputs_from(observed, account)
@@ -122,12 +116,9 @@ class SubaccountProvider(TwilioProvider):
                 if account.status != "closed"
             ]
 
-        try:
-            return sweep_twins(
-                find, id, props.get("state_mark"), lambda twin: self._close_if_empty(twin.sid)
-            )
-        except Exception as error:
-            raise describe_failure(self.kind, props.get("account_key", id), error, "read") from None
+        return sweep_twins(
+            find, id, props.get("state_mark"), lambda twin: self._close_if_empty(twin.sid)
+        )
 
     def _close_if_empty(self, sid: str) -> bool:
         """Close a twin subaccount only when it holds nothing: no number, no key, no service
@@ -147,21 +138,17 @@ class SubaccountProvider(TwilioProvider):
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self.parse(news)
-        try:
-            account = self._apply(id, inputs, None)
-        except Exception as error:
-            raise describe_failure(self.kind, inputs.account_key, error, "update") from None
+        account = self._apply(id, inputs, None)
         return UpdateResult(self._outputs(inputs, account, olds.get("created_at")))
 
     def delete(self, id: str, props: dict[str, Any]) -> None:
         name = props.get("account_key", id)
         session = self.session
-        try:
-            numbers = session.parent_acting_on(id).incoming_phone_numbers.list(limit=20)
-        except Exception as error:
-            if is_not_found(error):
-                return
-            raise describe_failure(self.kind, name, error, "delete") from None
+        numbers = unless_gone(
+            lambda: session.parent_acting_on(id).incoming_phone_numbers.list(limit=20)
+        )
+        if numbers is None:
+            return  # already gone
         if numbers:
             listed = ", ".join(number.phone_number for number in numbers)
             raise TwilioResourceError(
@@ -176,10 +163,10 @@ class SubaccountProvider(TwilioProvider):
             # Twilio has no DELETE for accounts; `closed` is final.
             session.forget_account(id)
             session.parent().api.v2010.accounts(id).update(status="closed")
-        except Exception as error:
-            if is_not_found(error) or getattr(error, "code", None) == 21479:
+        except TwilioException as error:
+            if is_not_found(error) or twilio_code(error) == ALREADY_CLOSED:
                 return  # already gone or already closed
-            raise describe_failure(self.kind, name, error, "close") from None
+            raise
 
     def _apply(self, sid: str, inputs: SubaccountInputs, current) -> Any:
         account_api = self.session.parent().api.v2010.accounts(sid)
