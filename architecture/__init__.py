@@ -16,17 +16,7 @@ from architecture.loading import (
     read_stack_file,
     read_stack_yaml,
 )
-from architecture.model import (
-    ApiKey,
-    Architecture,
-    MessagingService,
-    NumberSmsWebhooks,
-    PhoneNumbers,
-    Senders,
-    ServiceWebhooks,
-    StackSettings,
-    Tenant,
-)
+from architecture.model import Architecture, StackSettings, Tenant
 from architecture.planner import (
     NumberSearch,
     Plan,
@@ -37,6 +27,14 @@ from architecture.planner import (
     PlannedSenderPool,
     PlannedService,
     build_plan,
+)
+from architecture.tenant_parts import (
+    ApiKey,
+    MessagingService,
+    NumberSmsWebhooks,
+    PhoneNumbers,
+    Senders,
+    ServiceWebhooks,
 )
 
 __all__ = [

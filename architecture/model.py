@@ -1,356 +1,35 @@
 """The estate a stack file declares under `twilio-landing-zone:architecture`.
 
 Every model is frozen and refuses unknown fields (a typo is an error, not a silently ignored
-setting). Field-level checks are functions named after their rule; rules that look at several
-fields are `@rule` methods named after their rule (see rulebook.py), all reported together. The
-policy pack enforces the same guardrails again on the resources the program registers.
+setting). Field-level checks are functions named after their rule (architecture/fields.py);
+rules that look at several fields are `@rule` methods named after their rule (see
+rulebook.py), all reported together. What a tenant holds (keys, services, senders, webhooks)
+is in architecture/tenant_parts.py; here: the tenant, the estate and the stack's settings.
+The policy pack enforces the same guardrails again on the resources the program registers.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Hashable, Iterator
-from typing import Annotated, Any, Final, Literal, get_args
+from collections.abc import Iterator
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from architecture import identity, urls
-from architecture.rulebook import RuleModel, Violation, rule, rule_error
-
-Style = Literal["direct", "isv"]
-Environment = Literal["development", "staging", "production"]
-TenantRole = Literal["business_unit", "customer", "shared"]
-UseCase = Literal["notifications", "marketing", "verification", "discussion", "poll", "undeclared"]
-ApiKeyKind = Literal["standard", "restricted"]
-HttpMethod = Literal["GET", "POST"]
-ScanMessageContent = Literal["inherit", "enable", "disable"]
-
-USE_CASES: Final = get_args(UseCase)
-ENVIRONMENTS: Final = get_args(Environment)
-PRODUCTION: Final = "production"
-COLLECTOR: Final = "collector"
-PARENT_ACCOUNT_KEY: Final = "parent"
-
-MAX_SENDERS_PER_SERVICE: Final = 400  # Twilio's default pool limit (error 21714)
-MAX_KEY_PERMISSIONS: Final = 100  # Twilio's limit for a restricted key
-MAX_VALIDITY_PERIOD: Final = 36000  # seconds; Twilio's range is 1-36000
-
-_SLUG = re.compile(r"[a-z][a-z0-9-]{0,23}")
-_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
-_COUNTRY = re.compile(r"[A-Z]{2}")
-_AREA_CODE = re.compile(r"[2-9][0-9]{2}")
-_CONTAINS = re.compile(r"[0-9A-Za-z*]{2,16}")
-_SHORT_CODE_SID = re.compile(r"SC[0-9a-f]{32}")
-_ALPHA_SENDER = re.compile(r"[A-Za-z0-9 +\-_&]{1,11}")
-_PERMISSION = re.compile(r"/twilio(/[a-z0-9][a-z0-9_-]*){2,}/(create|read|update|delete)")
-_AREA_CODE_COUNTRIES = frozenset({"US", "CA"})  # Twilio's AreaCode filter is North America only
-
-
-def lowercase_slug(value: str) -> str:
-    if not _SLUG.fullmatch(value):
-        raise rule_error(
-            "lowercase_slug",
-            f"{value!r} is not a lowercase slug: a letter, then up to 23 lowercase letters, "
-            "digits or '-'",
-        )
-    return value
-
-
-def parent_is_never_a_tenant(value: str) -> str:
-    if value == PARENT_ACCOUNT_KEY:
-        raise rule_error(
-            "parent_is_never_a_tenant",
-            "'parent' is reserved: the parent account is never modelled as a tenant (it never "
-            "sends and holds no keys)",
-        )
-    return value
-
-
-def e164_number(value: str) -> str:
-    if not _E164.fullmatch(value):
-        raise rule_error(
-            "e164_number", f"{value!r} is not an E.164 phone number like '+14155550100'"
-        )
-    return value
-
-
-def iso_country_code(value: str) -> str:
-    if not _COUNTRY.fullmatch(value):
-        raise rule_error(
-            "iso_country_code", f"{value!r} is not a two-letter upper-case ISO country code"
-        )
-    return value
-
-
-def north_american_area_code(value: str) -> str:
-    if not _AREA_CODE.fullmatch(value):
-        raise rule_error(
-            "north_american_area_code", f"{value!r} is not a three-digit area code like '415'"
-        )
-    return value
-
-
-def number_pattern(value: str) -> str:
-    if not _CONTAINS.fullmatch(value):
-        raise rule_error(
-            "number_pattern",
-            f"{value!r} is not a number pattern: 2-16 digits or letters, '*' for any digit",
-        )
-    return value
-
-
-def short_code_sid(value: str) -> str:
-    if not _SHORT_CODE_SID.fullmatch(value):
-        raise rule_error(
-            "short_code_sid", f"{value!r} is not a short code SID ('SC' and 32 hex characters)"
-        )
-    return value
-
-
-def alpha_sender_id(value: str) -> str:
-    if not _ALPHA_SENDER.fullmatch(value) or not any(char.isalpha() for char in value):
-        raise rule_error(
-            "alpha_sender_id",
-            f"{value!r} is not an alphanumeric sender ID: 1-11 letters, digits, spaces or "
-            "'-+_&', with at least one letter (not digits only)",
-        )
-    return value
-
-
-def restricted_key_permission(value: str) -> str:
-    if not _PERMISSION.fullmatch(value):
-        raise rule_error(
-            "restricted_key_permission",
-            f"{value!r} is not a permission like '/twilio/messaging/messages/create' "
-            "(ending in create, read, update or delete)",
-        )
-    return value
-
-
-def https_or_loopback(value: str) -> str:
-    # Loopback is decided where the environment is known (loopback_only_outside_production).
-    problem = urls.problem(value, loopback_allowed=True)
-    if problem:
-        raise rule_error("https_or_loopback", f"{value!r} {problem}")
-    return value
-
-
-def url_or_collector(value: str) -> str:
-    return value if value == COLLECTOR else https_or_loopback(value)
-
-
-def digits_as_text(value: Any) -> Any:
-    """YAML reads `area_code: 415` as a number; an area code is text."""
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-Slug = Annotated[str, AfterValidator(lowercase_slug)]
-TenantKey = Annotated[str, AfterValidator(lowercase_slug), AfterValidator(parent_is_never_a_tenant)]
-HumanText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-E164Number = Annotated[str, AfterValidator(e164_number)]
-CountryCode = Annotated[str, AfterValidator(iso_country_code)]
-AreaCode = Annotated[str, BeforeValidator(digits_as_text), AfterValidator(north_american_area_code)]
-NumberPattern = Annotated[str, BeforeValidator(digits_as_text), AfterValidator(number_pattern)]
-ShortCodeSid = Annotated[str, AfterValidator(short_code_sid)]
-AlphaSender = Annotated[str, AfterValidator(alpha_sender_id)]
-Permission = Annotated[str, AfterValidator(restricted_key_permission)]
-WebhookUrl = Annotated[str, AfterValidator(https_or_loopback)]
-StatusCallback = Annotated[str, AfterValidator(url_or_collector)]
-
-
-def _repeats(values: tuple[Hashable, ...]) -> Iterator[tuple[int, Any, int]]:
-    """(index, value, index of first occurrence) for each value seen before."""
-    first_seen: dict[Hashable, int] = {}
-    for index, value in enumerate(values):
-        if value in first_seen:
-            yield index, value, first_seen[value]
-        else:
-            first_seen[value] = index
-
-
-class ApiKey(RuleModel):
-    """An API key minted inside the tenant's subaccount for one application."""
-
-    name: Slug
-    kind: ApiKeyKind
-    permissions: tuple[Permission, ...] = ()
-    # A key's secret is shown only when it is minted, so rotating means minting a new key:
-    # bump this number to get a new generation of the key.
-    rotation: Annotated[int, Field(ge=0)] = 0
-
-    @rule
-    def restricted_key_has_permissions(self) -> Iterator[Violation]:
-        if self.kind == "restricted" and not self.permissions:
-            yield Violation(("permissions",), "a restricted key needs at least one permission", [])
-        if self.kind == "restricted" and len(self.permissions) > MAX_KEY_PERMISSIONS:
-            yield Violation(
-                ("permissions",),
-                f"has {len(self.permissions)} permissions; a restricted key allows at most "
-                f"{MAX_KEY_PERMISSIONS}",
-                len(self.permissions),
-            )
-
-    @rule
-    def standard_key_has_no_permissions(self) -> Iterator[Violation]:
-        if self.kind == "standard" and self.permissions:
-            yield Violation(
-                ("permissions",),
-                "a standard key cannot be limited by permissions; use kind: restricted",
-                list(self.permissions),
-            )
-
-    @rule
-    def permissions_listed_once(self) -> Iterator[Violation]:
-        for index, value, first in _repeats(self.permissions):
-            yield Violation(
-                ("permissions", index),
-                f"{value!r} is already listed at permissions[{first}]",
-                value,
-            )
-
-
-class ServiceWebhooks(RuleModel):
-    """The service-level webhooks (Twilio parameter names, snake_case)."""
-
-    inbound_request_url: WebhookUrl | None = None
-    inbound_method: HttpMethod = "POST"
-    fallback_url: WebhookUrl | None = None
-    fallback_method: HttpMethod = "POST"
-    # A URL, or `collector`: the stack's twilio-landing-zone:collectorUrl.
-    status_callback: StatusCallback | None = None
-
-
-class NumberSmsWebhooks(RuleModel):
-    """A phone number's own SMS webhooks; they win when use_inbound_webhook_on_number is set."""
-
-    sms_url: WebhookUrl | None = None
-    sms_method: HttpMethod = "POST"
-    sms_fallback_url: WebhookUrl | None = None
-    sms_fallback_method: HttpMethod = "POST"
-
-
-class PhoneNumbers(RuleModel):
-    """Either an exact list of E.164 numbers or a search Twilio fills (count + filters)."""
-
-    numbers: tuple[E164Number, ...] = ()
-    count: Annotated[int, Field(ge=1, le=MAX_SENDERS_PER_SERVICE)] | None = None
-    country: CountryCode | None = None
-    area_code: AreaCode | None = None
-    contains: NumberPattern | None = None
-    sms_enabled: bool = True
-    sms_webhooks: NumberSmsWebhooks = NumberSmsWebhooks()
-    # Numbers outlive the stack unless explicitly allowed: a released number may be gone forever.
-    release_on_delete: bool = False
-
-    @property
-    def is_search(self) -> bool:
-        return self.count is not None
-
-    @property
-    def size(self) -> int:
-        return self.count if self.count is not None else len(self.numbers)
-
-    @rule
-    def exact_list_or_search(self) -> Iterator[Violation]:
-        if self.numbers and self.count is not None:
-            yield Violation(
-                ("count",),
-                "give either numbers (an exact list) or count (a search), not both",
-                self.count,
-            )
-        elif not self.numbers and self.count is None:
-            yield Violation(
-                (), "give either numbers (an exact E.164 list) or count (a search)", None
-            )
-        if self.numbers:
-            for field in ("country", "area_code", "contains"):
-                if getattr(self, field) is not None:
-                    yield Violation(
-                        (field,),
-                        f"{field} is a search filter; it needs count, not an exact numbers list",
-                        getattr(self, field),
-                    )
-
-    @rule
-    def area_code_only_in_north_america(self) -> Iterator[Violation]:
-        country = self.country or "US"
-        if self.area_code is not None and country not in _AREA_CODE_COUNTRIES:
-            yield Violation(
-                ("area_code",),
-                f"area_code searches exist only for US and CA numbers, not {country}",
-                self.area_code,
-            )
-
-    @rule
-    def numbers_listed_once(self) -> Iterator[Violation]:
-        for index, value, first in _repeats(self.numbers):
-            yield Violation(
-                ("numbers", index), f"{value!r} is already listed at numbers[{first}]", value
-            )
-
-
-class Senders(RuleModel):
-    """The service's sender pool."""
-
-    phone_numbers: PhoneNumbers | None = None
-    short_codes: tuple[ShortCodeSid, ...] = ()
-    alpha_senders: tuple[AlphaSender, ...] = ()
-
-    @property
-    def count(self) -> int:
-        numbers = self.phone_numbers.size if self.phone_numbers else 0
-        return numbers + len(self.short_codes) + len(self.alpha_senders)
-
-    @rule
-    def at_most_400_senders(self) -> Iterator[Violation]:
-        if self.count > MAX_SENDERS_PER_SERVICE:
-            yield Violation(
-                (),
-                f"{self.count} senders; a messaging service holds at most "
-                f"{MAX_SENDERS_PER_SERVICE}",
-                self.count,
-            )
-
-    @rule
-    def senders_listed_once(self) -> Iterator[Violation]:
-        for field in ("short_codes", "alpha_senders"):
-            for index, value, first in _repeats(getattr(self, field)):
-                yield Violation(
-                    (field, index), f"{value!r} is already listed at {field}[{first}]", value
-                )
-
-
-class MessagingService(RuleModel):
-    """One Messaging Service: every setting Twilio's API takes, with explicit defaults so the
-    plan is complete and a refresh can compare every field."""
-
-    use_case: UseCase
-    friendly_name: HumanText | None = None
-    sticky_sender: bool = True
-    area_code_geomatch: bool = True
-    smart_encoding: bool = True
-    mms_converter: bool = True
-    fallback_to_long_code: bool = False  # obsolete in Twilio; off unless asked for
-    scan_message_content: ScanMessageContent = "inherit"
-    validity_period: Annotated[int, Field(ge=1, le=MAX_VALIDITY_PERIOD)] = MAX_VALIDITY_PERIOD
-    synchronous_validation: bool = False
-    use_inbound_webhook_on_number: bool = False
-    webhooks: ServiceWebhooks = ServiceWebhooks()
-    senders: Senders = Senders()
-
-    def webhook_urls(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
-        """(location, URL) of every explicit URL of the service and its numbers."""
-        for field in ("inbound_request_url", "fallback_url", "status_callback"):
-            url = getattr(self.webhooks, field)
-            if url is not None and url != COLLECTOR:
-                yield ("webhooks", field), url
-        if self.senders.phone_numbers is not None:
-            sms = self.senders.phone_numbers.sms_webhooks
-            for field in ("sms_url", "sms_fallback_url"):
-                url = getattr(sms, field)
-                if url is not None:
-                    yield ("senders", "phone_numbers", "sms_webhooks", field), url
+from architecture.fields import (
+    COLLECTOR,
+    PRODUCTION,
+    Environment,
+    HumanText,
+    Style,
+    TenantKey,
+    TenantRole,
+    WebhookUrl,
+    repeats,
+)
+from architecture.rulebook import RuleModel, Violation, rule
+from architecture.tenant_parts import ApiKey, MessagingService
 
 
 class Tenant(RuleModel):
@@ -371,7 +50,7 @@ class Tenant(RuleModel):
 
     @rule
     def one_service_per_use_case(self) -> Iterator[Violation]:
-        for index, use_case, first in _repeats(tuple(s.use_case for s in self.services)):
+        for index, use_case, first in repeats(tuple(s.use_case for s in self.services)):
             yield Violation(
                 ("services", index, "use_case"),
                 f"{use_case!r} is already the use case of services[{first}]; at most one "
@@ -381,7 +60,7 @@ class Tenant(RuleModel):
 
     @rule
     def api_key_names_unique(self) -> Iterator[Violation]:
-        for index, name, first in _repeats(tuple(k.name for k in self.api_keys)):
+        for index, name, first in repeats(tuple(k.name for k in self.api_keys)):
             yield Violation(
                 ("api_keys", index, "name"),
                 f"{name!r} is already the name of api_keys[{first}]; key names are unique per "
@@ -448,7 +127,7 @@ class Architecture(RuleModel):
 
     @rule
     def environments_listed_once(self) -> Iterator[Violation]:
-        for index, environment, first in _repeats(self.environments):
+        for index, environment, first in repeats(self.environments):
             yield Violation(
                 ("environments", index),
                 f"{environment!r} is already listed at environments[{first}]",
@@ -457,7 +136,7 @@ class Architecture(RuleModel):
 
     @rule
     def unique_tenant_keys(self) -> Iterator[Violation]:
-        for index, key, first in _repeats(tuple(t.key for t in self.tenants)):
+        for index, key, first in repeats(tuple(t.key for t in self.tenants)):
             yield Violation(
                 ("tenants", index, "key"),
                 f"{key!r} is already the key of tenants[{first}]; tenant keys are unique",
