@@ -34,7 +34,8 @@ from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
-from bench.collector_load import STATUS_PATH, _Connection, _free_port
+from bench.collector_receivers import STATUS_PATH
+from bench.collector_traffic import KeepAliveConnection, free_port
 from tests.support.emulator_process import EmulatorProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +116,9 @@ class LegitTraffic:
         started = time.perf_counter()
 
         async def one(offset: float) -> None:
-            _, connection = await loop.create_connection(_Connection, "127.0.0.1", self.port)
+            _, connection = await loop.create_connection(
+                KeepAliveConnection, "127.0.0.1", self.port
+            )
             due = time.perf_counter() + offset
             while not until.is_set():
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
@@ -141,7 +144,7 @@ async def forged_flood(port: int, total: int, concurrency: int) -> tuple[dict[in
 
     async def one() -> None:
         nonlocal remaining
-        _, connection = await loop.create_connection(_Connection, "127.0.0.1", port)
+        _, connection = await loop.create_connection(KeepAliveConnection, "127.0.0.1", port)
         while remaining > 0:
             remaining -= 1
             params = _callback(f"AC{os.urandom(16).hex()}", f"SM{os.urandom(16).hex()}", "sent")
@@ -259,7 +262,7 @@ def run_flood(
         account = emulator.client().api.v2010.accounts.create(friendly_name="flood target")
         database_url = f"sqlite:///{workdir / 'collector.db'}"
         env = collector_environment(emulator.url)
-        port = _free_port()
+        port = free_port()
         with collector_process(database_url, env, workdir, ("--no-usage",), port=port) as running:
             legit = LegitTraffic(port, account.sid, account.auth_token, seed=22)
 

@@ -19,6 +19,9 @@ shares the machine's cores with the receiver, so its own CPU use is reported. Ea
 by a count and a time limit, sends only to loopback, and checks that rows stored == 2xx answers.
 While the collector is measured, its `/metrics` is scraped once a second, as Prometheus would
 (`--no-scrape` to leave it alone); scrapes and their mean time are reported.
+
+The receivers are in bench/collector_receivers.py, the load generator in
+bench/collector_traffic.py; this module runs them and reports.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -40,214 +42,15 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
 
-from twilio.request_validator import RequestValidator
+from bench.collector_receivers import TOKENS_ENV, serve
+from bench.collector_traffic import ACCOUNTS, drive, free_port, signed_requests
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-STATUS_PATH = "/twilio/status"
 RECEIVERS = ("group-commit", "group-commit-2w", "naive-inline", "naive-threads", "http-floor")
 GROUP_COMMIT = ("group-commit", "group-commit-2w")
 NAIVE = ("naive-inline", "naive-threads")
-TOKENS_ENV = "BENCH_COLLECTOR_TOKENS"
-DATABASE_ENV = "BENCH_COLLECTOR_DATABASE"
-ACCOUNTS = {f"AC{n:032x}": f"bench-token-{n:020d}" for n in range(1, 5)}
-SERVICES = [f"MG{n:032x}" for n in range(1, 4)]
-STATUSES = ("queued", "sending", "sent", "delivered")
 _TICK = os.sysconf("SC_CLK_TCK")
-
-
-# --- receivers (run in the server subprocess) ----------------------------------------------------
-
-
-def _naive_app(database_url: str, threaded: bool):
-    """A receiver as one would first write it: Starlette, one transaction per request."""
-    from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
-    from collector.events import MalformedCallback, account_sid_of, parse_form, status_event_from
-    from collector.storage.database import create_database_engine
-    from collector.storage.migrations import migrate
-    from collector.storage.writer import store_events
-
-    migrate(database_url)
-    engine = create_database_engine(database_url, sqlite_begin="IMMEDIATE")
-    validators = {sid: RequestValidator(token) for sid, token in _tokens().items()}
-
-    def commit(event) -> None:
-        with engine.begin() as connection:
-            store_events(connection, [event])
-
-    async def status_callback(request: Request) -> Response:
-        try:
-            params = parse_form(await request.body())
-            validator = validators.get(account_sid_of(params))
-            signature = request.headers.get("x-twilio-signature", "")
-            if validator is None or not validator.validate(str(request.url), params, signature):
-                return Response(status_code=403)
-            event = status_event_from(params)
-        except MalformedCallback:
-            return Response(status_code=400)
-        if threaded:
-            await run_in_threadpool(commit, event)
-        else:
-            commit(event)
-        return Response(status_code=200)
-
-    return Starlette(routes=[Route(STATUS_PATH, status_callback, methods=["POST"])])
-
-
-def _group_commit_app(database_url: str):
-    from collector.app import CollectorConfig, build_app
-    from collector.signatures import StaticTokenSource
-
-    return build_app(
-        CollectorConfig(database_url=database_url, token_source=StaticTokenSource(_tokens()))
-    )
-
-
-def _floor_app():
-    """The HTTP stack alone: reads the body and answers 200, storing nothing. Not a receiver:
-    the ceiling that uvicorn and this load generator allow on this machine."""
-
-    async def app(scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return
-        more = True
-        while more:
-            message = await receive()
-            more = message.get("more_body", False)
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]}
-        )
-        await send({"type": "http.response.body", "body": b""})
-
-    return app
-
-
-def group_commit_app_from_environment():
-    """For `group-commit-2w`: uvicorn's worker processes import the app factory by name."""
-    return _group_commit_app(os.environ[DATABASE_ENV])
-
-
-def _tokens() -> dict[str, str]:
-    return json.loads(os.environ[TOKENS_ENV])
-
-
-def serve(receiver: str, database_url: str, port: int) -> None:
-    import uvicorn
-
-    from collector.__main__ import tune_for_serving
-
-    tune_for_serving()  # as `python -m collector serve` does, for every receiver alike
-
-    # The options `python -m collector serve` uses.
-    options = {
-        "host": "127.0.0.1",
-        "port": port,
-        "log_level": "warning",
-        "access_log": False,
-        "proxy_headers": False,
-        "server_header": False,
-    }
-    if receiver == "group-commit-2w":
-        os.environ[DATABASE_ENV] = database_url
-        factory = "bench.collector_load:group_commit_app_from_environment"
-        uvicorn.run(factory, factory=True, workers=2, **options)
-        return
-    if receiver == "http-floor":
-        app = _floor_app()
-    elif receiver == "group-commit":
-        app = _group_commit_app(database_url)
-    else:
-        app = _naive_app(database_url, threaded=receiver == "naive-threads")
-    uvicorn.run(app, **options)
-
-
-# --- load generator ------------------------------------------------------------------------------
-
-
-class _Connection(asyncio.Protocol):
-    """One keep-alive HTTP/1.1 connection with at most one request in flight."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
-        self.waiter: asyncio.Future[int] | None = None
-        self.closed = asyncio.get_running_loop().create_future()
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0 or self.waiter is None:
-            return
-        head = bytes(self.buffer[:end])
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        if len(self.buffer) < end + 4 + length:
-            return
-        del self.buffer[: end + 4 + length]
-        status = int(head.split(b" ", 2)[1])
-        waiter, self.waiter = self.waiter, None
-        waiter.set_result(status)
-
-    def connection_lost(self, exc) -> None:
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_exception(ConnectionError("connection lost"))
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-    async def request(self, payload: bytes) -> int:
-        self.waiter = asyncio.get_running_loop().create_future()
-        assert self.transport is not None
-        self.transport.write(payload)
-        return await self.waiter
-
-
-def signed_requests(port: int, count: int, tag: int) -> list[bytes]:
-    """`count` distinct callbacks (unique message/status pairs), signed, as raw HTTP requests."""
-    url = f"http://127.0.0.1:{port}{STATUS_PATH}"
-    validators = {sid: RequestValidator(token) for sid, token in ACCOUNTS.items()}
-    accounts = list(ACCOUNTS)
-    # Twilio's SIDs are random: every new message lands on a random page of the indexes.
-    draw = random.Random(tag)
-    sids = [f"SM{draw.getrandbits(128):032x}" for _ in range(count // len(STATUSES) + 1)]
-    requests = []
-    for index in range(count):
-        message, status = divmod(index, len(STATUSES))
-        account = accounts[message % len(accounts)]
-        sid = sids[message]
-        params = {
-            "AccountSid": account,
-            "ApiVersion": "2010-04-01",
-            "From": f"+1415555{message % 10000:04d}",
-            "MessageSid": sid,
-            "MessageStatus": STATUSES[status],
-            "MessagingServiceSid": SERVICES[message % len(SERVICES)],
-            "SmsSid": sid,
-            "SmsStatus": STATUSES[status],
-            "To": f"+1415666{message % 10000:04d}",
-        }
-        body = urlencode(params).encode()
-        signature = validators[account].compute_signature(url, params)
-        head = (
-            f"POST {STATUS_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            "Content-Type: application/x-www-form-urlencoded\r\n"
-            f"X-Twilio-Signature: {signature}\r\n"
-            f"I-Twilio-Idempotency-Token: ID{tag:08x}{index:024x}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        )
-        requests.append(head.encode() + body)
-    return requests
 
 
 @dataclass
@@ -278,44 +81,6 @@ class LevelResult:
         if not ordered:
             return float("nan")
         return ordered[min(len(ordered) - 1, max(0, int(fraction * len(ordered) + 0.5) - 1))]
-
-
-async def drive(port: int, payloads: list[bytes], concurrency: int, seconds: float):
-    """Send `payloads` over `concurrency` connections until done or `seconds` pass."""
-    loop = asyncio.get_running_loop()
-    connections = []
-    for _ in range(concurrency):
-        _, protocol = await loop.create_connection(_Connection, "127.0.0.1", port)
-        connections.append(protocol)
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    next_index = 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker(connection: _Connection) -> None:
-        nonlocal next_index
-        while next_index < len(payloads) and time.perf_counter() < deadline:
-            payload = payloads[next_index]
-            next_index += 1
-            started = time.perf_counter_ns()
-            try:
-                status = await connection.request(payload)
-            except ConnectionError:
-                status = 0
-            latencies.append((time.perf_counter_ns() - started) / 1e6)
-            statuses[status] = statuses.get(status, 0) + 1
-            if status == 0:
-                return
-
-    cpu_before = time.process_time()
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(c) for c in connections))
-    elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu_before
-    for connection in connections:
-        assert connection.transport is not None
-        connection.transport.close()
-    return next_index, statuses, latencies, elapsed, cpu
 
 
 def _process_cpu(pid: int) -> float:
@@ -355,12 +120,6 @@ def _writer_stats(port: int) -> dict:
 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
         return json.loads(answer.read())["writer"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_listening(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
@@ -413,7 +172,7 @@ class Receiver:
     def __init__(self, name: str, workdir: Path, tag: int, scrape: bool = True) -> None:
         self.name = name
         self.database_url = f"sqlite:///{workdir / (name + '.db')}"
-        self.port = _free_port()
+        self.port = free_port()
         self.durable = name != "http-floor"
         self.tag = tag
         self.runs = 0
