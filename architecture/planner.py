@@ -12,14 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from architecture import identity
-from architecture.model import (
-    COLLECTOR,
-    Architecture,
-    MessagingService,
-    PhoneNumbers,
-    StackSettings,
-    Tenant,
-)
+from architecture.fields import COLLECTOR, TenantRole
+from architecture.model import Architecture, StackSettings, Tenant
+from architecture.tenant_parts import MessagingService, PhoneNumbers
 
 
 @dataclass(frozen=True)
@@ -123,7 +118,7 @@ class PlannedAccount:
     display_name: str
     friendly_name: str
     environment: str
-    role: str  # 'business_unit', 'customer' or 'shared'
+    role: TenantRole
     protect: bool  # closing a subaccount is permanent: production ones are protected
     # Twilio auto-creates a default service per account; traffic sent without a service goes
     # through it, so it should report to the collector too (None when there is no collector).

@@ -4,6 +4,7 @@ the sender pool that attaches them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
@@ -80,10 +81,12 @@ def _phone_number(
     state_mark: str | None,
     opts: pulumi.ResourceOptions,
 ) -> PhoneNumber:
+    search_or_number: dict[str, Any]
     if number.phone_number:
         search_or_number = {"phone_number": number.phone_number}
     else:
         search = number.search
+        assert search is not None, "the planner gives a number either digits or a search"
         search_or_number = {
             "country": search.country,
             "area_code": search.area_code,

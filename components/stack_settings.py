@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import pulumi
 from pulumi.runtime import config as runtime_config
@@ -53,7 +54,7 @@ def refuse_real_credentials_behind_the_local_passphrase() -> None:
         _stop(problem)
 
 
-def _stop(message: str) -> None:
+def _stop(message: str) -> NoReturn:
     """Report the problem once, readable, and end the run before anything is registered."""
     pulumi.log.error(message)
     raise SystemExit(BAIL_EXIT_CODE)

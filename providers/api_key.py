@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import pulumi
@@ -179,7 +180,11 @@ class ApiKeyProvider(TwilioProvider):
         return self._find(inputs.account_sid, inputs.tag)
 
     def _clear_interrupted(
-        self, inputs: ApiKeyInputs, found: list[Found], removed: list[str], waiting: bool = False
+        self,
+        inputs: ApiKeyInputs,
+        found: Sequence[Found],
+        removed: list[str],
+        waiting: bool = False,
     ):
         """Keys under our tag that state does not hold. Those an interrupted run of this state
         minted lost their secret: deleted. A key named in TLZ_ADOPT is adopted (returned),

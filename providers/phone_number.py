@@ -199,7 +199,7 @@ class PhoneNumberProvider(TwilioProvider):
                 return number
             # Twilio picked one without SMS: give it back, then search for SMS-capable ones.
             account.incoming_phone_numbers(number.sid).delete()
-        search = {"sms_enabled": inputs.sms_enabled, "limit": SEARCH_PAGE}
+        search: dict[str, Any] = {"sms_enabled": inputs.sms_enabled, "limit": SEARCH_PAGE}
         if inputs.area_code:
             search["area_code"] = inputs.area_code
         if inputs.contains:

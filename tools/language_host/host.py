@@ -243,7 +243,10 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
                 if chunk is None:
                     open_pipes -= 1
                     continue
-                yield language_pb2.RunPluginResponse(**{name: chunk})
+                if name == "stdout":
+                    yield language_pb2.RunPluginResponse(stdout=chunk)
+                else:
+                    yield language_pb2.RunPluginResponse(stderr=chunk)
             code = child.wait()
         finally:
             with self._lock:
