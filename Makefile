@@ -47,7 +47,7 @@ help:
 	@echo "make bench   estate benchmark (10/50/100 customers) against the emulator, ~15 minutes"
 	@echo "make reliability  the full fault matrix, kills and two-state suites (about 20 minutes)"
 	@echo "make bench-state  up of 100 customers, state in the file backend vs PostgreSQL (long: per-step checkpoints)"
-	@echo "make lint    ruff"
+	@echo "make lint    ruff and mypy (the type check of the product's packages)"
 	@echo "make resume STACK=dev   re-run a stack after a killed pulumi up (stale lock, refresh, up)"
 	@echo "make postgres  start a local PostgreSQL (test server) and print its URLs for team state"
 
@@ -79,8 +79,10 @@ stack: setup
 test: setup
 	$(VENV)/bin/python -m pytest
 
+# ruff, then mypy on the product's packages (pyproject.toml [tool.mypy] lists them).
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 # The reliability suites in full: every cell of the lost-answer fault matrix (prod and a
 # 20-tenant stack, 5% and 30%, 500s and dropped connections; `make test` runs one cell),

@@ -21,6 +21,7 @@ from architecture.model import (
     PhoneNumbers,
     StackSettings,
     Tenant,
+    TenantRole,
 )
 
 
@@ -133,7 +134,7 @@ class PlannedAccount:
     display_name: str
     friendly_name: str
     environment: str
-    role: str  # 'business_unit', 'customer' or 'shared'
+    role: TenantRole
     protect: bool  # closing a subaccount is permanent: production ones are protected
     # Twilio auto-creates a default service per account; traffic sent without a service goes
     # through it, so it should report to the collector too (None when there is no collector).

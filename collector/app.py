@@ -19,10 +19,9 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -34,6 +33,7 @@ from starlette.responses import (
     Response,
 )
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from collector import dashboard
 from collector.accounts import DEFAULT_REFRESH_INTERVAL_S, AccountDirectory, EstateAccount
@@ -48,7 +48,7 @@ from collector.events import (
 from collector.metrics import DEFAULT_TOP_TENANTS, DeliveryMetrics, MetricsExporter, Snapshot
 from collector.names import NameMap, NameMapFiles
 from collector.refusals import RefusalQueue, RejectionLog
-from collector.reports import GROUPINGS, ReportFilter, build_report
+from collector.reports import GROUPINGS, Grouping, ReportFilter, build_report
 from collector.signatures import SignatureChecker, TokenLookupError, TokenSource, Verdict
 from collector.storage.account_names import save_friendly_names
 from collector.storage.database import create_database_engine, describe_url
@@ -60,9 +60,6 @@ log = logging.getLogger("collector")
 
 DEFAULT_STATUS_PATH = "/twilio/status"
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _FORM_TYPE = b"application/x-www-form-urlencoded"
 _WANTED_HEADERS = frozenset(
@@ -386,10 +383,9 @@ class CollectorApp:
             }
         )
 
-    def _query(self, request: Request) -> tuple[str, ReportFilter]:
-        by = request.query_params.get("by", "account")
-        if by not in GROUPINGS:
-            by = "account"
+    def _query(self, request: Request) -> tuple[Grouping, ReportFilter]:
+        requested = request.query_params.get("by", "account")
+        by: Grouping = next((known for known in GROUPINGS if known == requested), "account")
         filters = ReportFilter(
             account_sid=request.query_params.get("account") or None,
             messaging_service_sid=request.query_params.get("service") or None,

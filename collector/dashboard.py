@@ -149,9 +149,9 @@ def _navigation(
     parts = [f'<nav aria-label="group by"><span class="label">group</span>{"".join(tabs)}</nav>']
     account_titles = {}
     for sid in accounts:
-        label = (names or NameMap()).label("account", sid)
-        if label.display_name or label.tenant or label.name:
-            account_titles[sid] = label.display_name or label.tenant or label.name or sid
+        names_of = (names or NameMap()).label("account", sid)
+        if names_of.display_name or names_of.tenant or names_of.name:
+            account_titles[sid] = names_of.display_name or names_of.tenant or names_of.name or sid
     parts.append(
         _chips(
             "subaccount",

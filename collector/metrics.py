@@ -255,8 +255,8 @@ class MetricsExporter:
             if used + len(mine) > self.labels.series_budget:
                 # No room: this tenant is `other` from now on (its label's count moves there).
                 del self.labels.baselines[account]
-                for (_, *label), count in mine.items():
-                    other[(OTHER, *label)] += count
+                for (_, use_case, status, code_label), count in mine.items():
+                    other[(OTHER, use_case, status, code_label)] += count
                 continue
             used += len(mine)
             for key, count in mine.items():

@@ -9,7 +9,7 @@ import pulumi
 from architecture.planner import Plan
 from components.name_map import name_map
 from components.tenant import Tenant, TenantArgs
-from components.twins import report_removed_twins
+from components.twins import RemovesTwins, report_removed_twins
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,9 @@ class LandingZone(pulumi.ComponentResource):
         report_removed_twins(self.created_objects())
         self.register_outputs({"tenants": sorted(self.tenants)})
 
-    def created_objects(self) -> list[pulumi.CustomResource]:
+    def created_objects(self) -> list[RemovesTwins]:
         """Every resource whose create may find and remove twins."""
-        found: list[pulumi.CustomResource] = []
+        found: list[RemovesTwins] = []
         for tenant in self.tenants.values():
             found += [tenant.subaccount, *tenant.api_keys.values()]
             for messaging in tenant.messaging.values():

@@ -4,6 +4,7 @@ the sender pool that attaches them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
@@ -88,10 +89,12 @@ def _phone_number(
             f"tenant '{number.account_key}' ({number.use_case}) by Twilio's number transfer: "
             "same number, same SID, never released",
         )
+    search_or_number: dict[str, Any]
     if number.phone_number:
         search_or_number = {"phone_number": number.phone_number}
     else:
         search = number.search
+        assert search is not None, "the planner gives a number either digits or a search"
         search_or_number = {
             "country": search.country,
             "area_code": search.area_code,

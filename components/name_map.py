@@ -8,6 +8,7 @@ reads state). No secrets: SIDs and declared names only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -85,15 +86,15 @@ def name_map(plan: Plan, tenants: dict[str, Tenant]) -> pulumi.Output[dict[str, 
                     logical_name=number.logical_name,
                 )
                 pairs.append(
-                    pulumi.Output.all(resource.sid, resource.number).apply(
-                        lambda values, entry=entry: (
-                            values[0],
-                            {**entry, "phone_number": values[1]},
-                        )
-                    )
+                    pulumi.Output.all(resource.sid, resource.number).apply(_with_number(entry))
                 )
     return pulumi.Output.all(*pairs).apply(
         lambda resolved: {
             sid: entry for sid, entry in resolved if sid and not sid.startswith(_NO_DEFAULT_SERVICE)
         }
     )
+
+
+def _with_number(entry: dict[str, Any]) -> Callable[[list[Any]], tuple[Any, dict[str, Any]]]:
+    """(SID, entry with the number Twilio gave) from a resolved (sid, number) pair."""
+    return lambda values: (values[0], {**entry, "phone_number": values[1]})

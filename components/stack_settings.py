@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import pulumi
 from pulumi.runtime import config as runtime_config
 
 from architecture import ArchitectureError, StackSettings, load_config_values
+from components.exit_codes import BAIL_EXIT_CODE
 from components.secrets_guard import guard_inputs, refusal
 from providers.credentials import ACCOUNT_SID_KEY, AUTH_TOKEN_KEY, CredentialsError, describe_source
-
-# The exit code with which a Pulumi program says it already reported its error (the language
-# host then adds no "unhandled error" line of its own).
-BAIL_EXIT_CODE = 32
 
 
 def load_settings() -> StackSettings:
@@ -56,7 +54,7 @@ def refuse_real_credentials_behind_the_local_passphrase() -> None:
         _stop(problem)
 
 
-def _stop(message: str) -> None:
+def _stop(message: str) -> NoReturn:
     """Report the problem once, readable, and end the run before anything is registered."""
     pulumi.log.error(message)
     raise SystemExit(BAIL_EXIT_CODE)

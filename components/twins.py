@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Protocol
 
 import pulumi
 
@@ -27,7 +28,13 @@ def removed_just_now(records: Sequence[dict | None], now: float) -> list[str]:
     )
 
 
-def report_removed_twins(resources: Sequence[pulumi.CustomResource]) -> None:
+class RemovesTwins(Protocol):
+    """A resource whose create may find and remove twins (Subaccount, ApiKey, ...)."""
+
+    removed_twins: pulumi.Output[dict | None]
+
+
+def report_removed_twins(resources: Sequence[RemovesTwins]) -> None:
     if pulumi.runtime.is_dry_run() or not resources:
         return  # a preview creates nothing, so it removes nothing
 

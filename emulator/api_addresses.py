@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from emulator.pages import list_records, v2010_list
+from emulator.pages import own_account_sid, v2010_account_list
 from emulator.runtime import Call, Endpoint, Operation, Reply
 from emulator.store import Record
 from emulator.wire import bad_request, new_sid, rfc2822
@@ -73,15 +73,10 @@ def _fields(call: Call, *, creating: bool) -> dict[str, Any]:
     return changes
 
 
-def _account_sid(call: Call) -> str:
-    assert call.account is not None
-    return call.account.sid
-
-
 def create(call: Call) -> Reply:
     doc = {"friendly_name": None, "street_secondary": None, "emergency_enabled": False}
     doc.update(_fields(call, creating=True))
-    record = call.emulator.create("address", new_sid("AD"), _account_sid(call), doc)
+    record = call.emulator.create("address", new_sid("AD"), own_account_sid(call), doc)
     return 201, render_address(record)
 
 
@@ -98,12 +93,11 @@ def list_addresses(call: Call) -> Reply:
     emergency = call.params.boolean("EmergencyEnabled")
     if emergency is not None:
         where.append(("json_extract(doc, '$.emergency_enabled') = ?", (int(emergency),)))
-    page = list_records(call, "address", account_sids=[_account_sid(call)], where=where)
-    return v2010_list(call, "addresses", page, render_address)
+    return v2010_account_list(call, "address", "addresses", render_address, where)
 
 
 def _address(call: Call) -> Record:
-    return call.find("address", call.path_params["Sid"], "AD", account_sid=_account_sid(call))
+    return call.find("address", call.path_params["Sid"], "AD", account_sid=own_account_sid(call))
 
 
 def fetch(call: Call) -> Reply:

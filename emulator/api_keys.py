@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.auth import MAIN_KEY, STANDARD_KEY, hash_secret
-from emulator.pages import list_records, v2010_list
+from emulator.pages import own_account_sid, v2010_account_list
 from emulator.runtime import Call, Emulator, Endpoint, Operation, Reply
 from emulator.store import Record
 from emulator.wire import new_secret, new_sid, rfc2822
@@ -47,28 +47,22 @@ def _key_in(call: Call, account_sid: str) -> Record:
     return call.find("key", call.path_params["Sid"], "SK", account_sid=account_sid)
 
 
-def _account_sid(call: Call) -> str:
-    assert call.account is not None
-    return call.account.sid
-
-
 def create(call: Call) -> Reply:
     name = call.params.friendly_name()
-    record, secret = create_key(call.emulator, _account_sid(call), name or None)
+    record, secret = create_key(call.emulator, own_account_sid(call), name or None)
     return 201, {**render_key(record), "secret": secret}
 
 
 def list_keys(call: Call) -> Reply:
-    page = list_records(call, "key", account_sids=[_account_sid(call)])
-    return v2010_list(call, "keys", page, render_key)
+    return v2010_account_list(call, "key", "keys", render_key)
 
 
 def fetch(call: Call) -> Reply:
-    return 200, render_key(_key_in(call, _account_sid(call)))
+    return 200, render_key(_key_in(call, own_account_sid(call)))
 
 
 def update(call: Call) -> Reply:
-    record = _key_in(call, _account_sid(call))
+    record = _key_in(call, own_account_sid(call))
     name = call.params.friendly_name()
     if name is not None:
         record.doc["friendly_name"] = name or None
@@ -77,7 +71,7 @@ def update(call: Call) -> Reply:
 
 
 def delete(call: Call) -> Reply:
-    record = _key_in(call, _account_sid(call))
+    record = _key_in(call, own_account_sid(call))
     call.store.delete(record)
     return 204, None
 

@@ -28,6 +28,7 @@ from emulator import (
     a2p_campaigns,
     api_accounts,
     api_addresses,
+    api_available_numbers,
     api_keys,
     api_messages,
     api_numbers,
@@ -58,6 +59,7 @@ _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?
 TWILIO_ENDPOINTS: tuple[Endpoint, ...] = (
     *api_accounts.ENDPOINTS,
     *api_keys.ENDPOINTS,
+    *api_available_numbers.ENDPOINTS,
     *api_numbers.ENDPOINTS,
     *api_messages.ENDPOINTS,
     *usage.ENDPOINTS,

@@ -54,3 +54,17 @@ def v1_list(call: Call, key: str, page: Page, render: Callable[[Record], Any]) -
     items = [render(record) for record in page.records]
     url = call.absolute(call.twilio_path)
     return 200, v1_page(key, items, page.request, url, call.params.items(), page.next_seq)
+
+
+def own_account_sid(call: Call) -> str:
+    """The account a v2010 path names (`/Accounts/{AccountSid}`), as authentication found it."""
+    assert call.account is not None
+    return call.account.sid
+
+
+def v2010_account_list(
+    call: Call, kind: str, key: str, render: Callable[[Record], Any], where: Where = ()
+) -> Reply:
+    """One page of the path's account's records of `kind`, in the v2010 envelope under `key`."""
+    page = list_records(call, kind, account_sids=[own_account_sid(call)], where=where)
+    return v2010_list(call, key, page, render)

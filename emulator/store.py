@@ -97,7 +97,10 @@ _COLUMNS = "seq, sid, kind, account_sid, container_sid, unique_key, date_created
 
 
 def _record(row: tuple[Any, ...]) -> Record:
-    return Record(*row[:8], doc=json.loads(row[8]))
+    seq, sid, kind, account_sid, container_sid, unique_key, created, updated, doc = row
+    return Record(
+        seq, sid, kind, account_sid, container_sid, unique_key, created, updated, json.loads(doc)
+    )
 
 
 class Store:

@@ -25,7 +25,7 @@ def new_sid(prefix: str) -> str:
 
 
 def is_sid(value: str | None, *prefixes: str) -> bool:
-    return bool(value) and _SID_BODY.match(value) is not None and value[:2] in prefixes
+    return value is not None and _SID_BODY.match(value) is not None and value[:2] in prefixes
 
 
 def new_secret() -> str:

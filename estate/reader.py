@@ -172,7 +172,7 @@ class AccountReader:
         client = self.client(record.sid, auth_token)
         try:
             numbers = tuple(self._numbers(client))
-            senders_of, services = self._services(client)
+            senders_of, listed = self._services(client)
             sample = self._traffic_sample(client)
             keys = tuple(self._keys(client, record.sid))
         except (TwilioRestException, TwilioException) as error:
@@ -186,7 +186,7 @@ class AccountReader:
                 senders=senders_of[s.sid],
                 traffic=dict(sample.get(s.sid, {})),
             )
-            for s in services
+            for s in listed
         )
         return _replace(base, services=services, numbers=numbers, keys=keys)
 

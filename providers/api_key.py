@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import pulumi
@@ -27,10 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from architecture.identity import with_state_mark, without_state_mark
 from providers.adoption import API_KEY_SID, AdoptionError, fetch_adopted, not_there
-from providers.base import TwilioProvider, declared
+from providers.base import TwilioProvider, declared, joined
 from providers.consistency import read_settled
 from providers.created_here import CREATED_HERE
-from providers.errors import TwilioResourceError, describe_failure, is_not_found
+from providers.errors import unless_gone
 from providers.identity import (
     CREATE_ATTEMPTS,
     Found,
@@ -89,17 +90,14 @@ class ApiKeyProvider(TwilioProvider):
         if inputs.get("kind") == "standard" and inputs.get("permissions"):
             yield "permissions", "ApiKey: permissions apply to restricted keys only"
 
+    def label(self, props: dict[str, Any]) -> str:
+        return joined(props, "account_key", "key_name")
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.parse(props)
-        name = _name(inputs)
         if inputs.adopt_sid:
             return self._adopt(inputs)
-        try:
-            key, secret, removed = self._mint_once(inputs)
-        except TwilioResourceError:
-            raise
-        except Exception as error:
-            raise describe_failure(self.kind, name, error, "create") from None
+        key, secret, removed = self._mint_once(inputs)
         outputs = dict(
             inputs.model_dump(mode="json"), sid=key.sid, secret=secret, created_at=time.time()
         )
@@ -113,27 +111,23 @@ class ApiKeyProvider(TwilioProvider):
         sid = inputs.adopt_sid or ""
         name = _name(inputs)
         props = inputs.model_dump(mode="json")
-        try:
-            observed = fetch_adopted(lambda: self._fetch(sid, props))
-            if observed is None:
-                where = f"tenant '{inputs.account_key}' ({inputs.account_sid})"
-                raise not_there(self.kind, name, sid, where)
-            if inputs.kind == "standard" and self._is_restricted(sid, inputs.account_sid):
-                raise AdoptionError(
-                    self.kind,
-                    name,
-                    f"cannot adopt {sid}: it is a restricted key, declared `kind: standard`; "
-                    "nothing was changed.",
-                )
-            wanted = {"friendly_name": inputs.friendly_name}
-            if inputs.kind == "restricted":
-                wanted["permissions"] = inputs.permissions
-            if any(observed.get(field) != value for field, value in wanted.items()):
-                self.update(sid, {}, props)
-        except TwilioResourceError:
-            raise
-        except Exception as error:
-            raise describe_failure(self.kind, name, error, "adopt") from None
+        # Twilio and transport failures are reported by the base class's one handler.
+        observed = fetch_adopted(lambda: self._fetch(sid, props))
+        if observed is None:
+            where = f"tenant '{inputs.account_key}' ({inputs.account_sid})"
+            raise not_there(self.kind, name, sid, where)
+        if inputs.kind == "standard" and self._is_restricted(sid, inputs.account_sid):
+            raise AdoptionError(
+                self.kind,
+                name,
+                f"cannot adopt {sid}: it is a restricted key, declared `kind: standard`; "
+                "nothing was changed.",
+            )
+        wanted: dict[str, object] = {"friendly_name": inputs.friendly_name}
+        if inputs.kind == "restricted":
+            wanted["permissions"] = inputs.permissions
+        if any(observed.get(field) != value for field, value in wanted.items()):
+            self.update(sid, {}, props)
         # Twilio returns a key's secret only when it is minted: an adopted key has none here.
         outputs = dict(props, sid=sid, secret=None, created_at=time.time())
         return CreateResult(sid, outputs)
@@ -145,54 +139,38 @@ class ApiKeyProvider(TwilioProvider):
         return bool((key.policy or {}).get("allow"))
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            observed = read_settled(lambda: self._fetch(id, props), props)
-        except Exception as error:
-            if is_not_found(error):
-                return ReadResult(None, {})
-            raise describe_failure(self.kind, props.get("key_name", id), error, "read") from None
+        observed = unless_gone(lambda: read_settled(lambda: self._fetch(id, props), props))
+        if observed is None:
+            return ReadResult(None, {})
         outputs = {**declared(props), **observed}
         if made_recently(props) and not props.get("adopt_sid"):
-            try:
-                removed = sweep_twins(
-                    lambda: self._find(props["account_sid"], props.get("tag", "")),
-                    id,
-                    props.get("state_mark"),
-                    lambda twin: self._delete(props["account_sid"], twin.sid),
-                )
-            except Exception as error:
-                raise describe_failure(
-                    self.kind, props.get("key_name", id), error, "read"
-                ) from None
+            removed = sweep_twins(
+                lambda: self._find(props["account_sid"], props.get("tag", "")),
+                id,
+                props.get("state_mark"),
+                lambda twin: self._delete(props["account_sid"], twin.sid),
+            )
             if removed:
                 outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self.parse(news)
-        try:
-            if inputs.kind == "restricted":
-                self.session.as_subaccount(
-                    inputs.account_sid,
-                    lambda client: client.iam.v1.api_key(id).update(
-                        friendly_name=inputs.twilio_name,
-                        policy={"allow": inputs.permissions},
-                    ),
-                )
-            else:
-                self._v2010_keys(inputs.account_sid)(id).update(friendly_name=inputs.twilio_name)
-        except Exception as error:
-            raise describe_failure(self.kind, _name(inputs), error, "update") from None
+        if inputs.kind == "restricted":
+            self.session.as_subaccount(
+                inputs.account_sid,
+                lambda client: client.iam.v1.api_key(id).update(
+                    friendly_name=inputs.twilio_name,
+                    policy={"allow": inputs.permissions},
+                ),
+            )
+        else:
+            self._v2010_keys(inputs.account_sid)(id).update(friendly_name=inputs.twilio_name)
         kept = {key: olds.get(key) for key in ("sid", "secret", "created_at")}
         return UpdateResult(dict(inputs.model_dump(mode="json"), **kept))
 
     def delete(self, id: str, props: dict[str, Any]) -> None:
-        try:
-            self._v2010_keys(props["account_sid"])(id).delete()
-        except Exception as error:
-            if is_not_found(error):
-                return
-            raise describe_failure(self.kind, props.get("key_name", id), error, "delete") from None
+        self._delete(props["account_sid"], id)
 
     def _mint_once(self, inputs: ApiKeyInputs):
         """Mint a key with no twin left behind: (key, secret, SIDs of keys removed). A mint
@@ -240,7 +218,11 @@ class ApiKeyProvider(TwilioProvider):
         return self._find(inputs.account_sid, inputs.tag)
 
     def _clear_interrupted(
-        self, inputs: ApiKeyInputs, found: list[Found], removed: list[str], waiting: bool = False
+        self,
+        inputs: ApiKeyInputs,
+        found: Sequence[Found],
+        removed: list[str],
+        waiting: bool = False,
     ):
         """Keys under our tag that state does not hold. Those an interrupted run of this state
         minted lost their secret: deleted. A key named in TLZ_ADOPT is adopted (returned),
@@ -271,11 +253,8 @@ class ApiKeyProvider(TwilioProvider):
         return [Found.of(key) for key in found]
 
     def _delete(self, account_sid: str, sid: str) -> bool:
-        try:
-            self._v2010_keys(account_sid)(sid).delete()
-        except Exception as error:
-            if not is_not_found(error):
-                raise
+        """Delete a key; one already gone counts as deleted."""
+        unless_gone(lambda: self._v2010_keys(account_sid)(sid).delete())
         return True
 
     def _fetch(self, id: str, props: dict[str, Any]) -> dict[str, Any]:

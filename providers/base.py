@@ -19,7 +19,7 @@ from pulumi.runtime.rpc import UNKNOWN
 from pydantic import BaseModel, ValidationError
 
 from providers.credentials import TwilioSession, resolve_parent_credentials
-from providers.errors import TwilioResourceError
+from providers.errors import TwilioResourceError, debugging, twilio_errors
 
 T = TypeVar("T")
 
@@ -36,21 +36,39 @@ def is_unknown(value: Any) -> bool:
     )
 
 
+def joined(props: dict[str, Any], *keys: str) -> str:
+    """A name made of the declared names that identify a resource, e.g. `acme/backend`."""
+    return "/".join(str(props[key]) for key in keys if props.get(key))
+
+
 def declared(props: dict[str, Any]) -> dict[str, Any]:
     """Inputs without the engine's own keys (`__provider`)."""
     return {key: value for key, value in props.items() if not key.startswith("__")}
 
 
-def _readable(method: Callable[..., T]) -> Callable[..., T]:
-    """The engine prints a provider error's whole traceback. For our own errors (they name
-    the resource and Twilio's code), drop the frames below the provider method so the
-    message, not the stack, is what a person reads."""
+# Where each operation finds its props: create(props), read(id, props),
+# update(id, olds, news), delete(id, props).
+OPERATIONS = ("create", "read", "update", "delete")
+
+
+def _reported(operation: str, method: Callable[..., T]) -> Callable[..., T]:
+    """Every create/read/update/delete of a provider reports Twilio and transport failures
+    the same way (providers/errors.py): as one message naming the resource, what was being
+    done and Twilio's code. Bugs keep their traceback."""
 
     @functools.wraps(method)
-    def wrapper(self, *args):
+    def wrapper(self: TwilioProvider, *args: Any) -> T:
+        props = args[-1] if isinstance(args[-1], dict) else {}
+        name = self.label(props) or (str(args[0]) if len(args) > 1 else "(new)")
+        doing = self.verbs.get(operation, operation)
         try:
-            return method(self, *args)
+            with twilio_errors(self.kind, name, doing):
+                return method(self, *args)
         except TwilioResourceError as error:
+            if debugging():
+                raise
+            # The engine prints a provider error's whole traceback: for a message that
+            # names the resource and what to do, the frames are noise.
             raise error.with_traceback(None) from None
 
     return wrapper
@@ -70,11 +88,20 @@ class TwilioProvider(ResourceProvider):
     # The instance pickled into state holds nothing secret: keep `__provider` in plain text.
     serialize_as_secret_always = False
 
-    def __init_subclass__(cls, **kwargs) -> None:
+    # What a failed operation says it was doing, where the operation's name is not the
+    # word for it (a PhoneNumber's create is a purchase).
+    verbs: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for name in ("create", "read", "update", "delete"):
-            if name in cls.__dict__:
-                setattr(cls, name, _readable(cls.__dict__[name]))
+        for operation in OPERATIONS:
+            if operation in cls.__dict__:
+                setattr(cls, operation, _reported(operation, cls.__dict__[operation]))
+
+    def label(self, props: dict[str, Any]) -> str:
+        """The resource's name in messages: the declared names that identify it (its Pulumi
+        resource name is not sent to providers)."""
+        return str(props.get("account_key") or "")
 
     def configure(self, req) -> None:
         self._session = TwilioSession(resolve_parent_credentials(req.config))

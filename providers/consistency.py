@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from twilio.base.exceptions import TwilioException
+
 from providers.errors import is_not_found
 
 T = TypeVar("T")
@@ -23,7 +25,7 @@ def settle(call: Callable[[], T], seconds: float = SETTLE_SECONDS) -> T:
     while True:
         try:
             return call()
-        except Exception as error:
+        except TwilioException as error:
             if not is_not_found(error) or time.monotonic() >= deadline:
                 raise
         time.sleep(delay)

@@ -13,9 +13,10 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field
+from twilio.base.exceptions import TwilioException
 
 from providers.base import TwilioProvider, declared
-from providers.errors import describe_failure, is_not_found
+from providers.errors import http_status, unless_gone
 
 DEFAULT_SERVICE_NAME = "[Auto-generated] Default Messaging Service"
 NONE = "none"
@@ -33,6 +34,7 @@ class DefaultMessagingServiceProvider(TwilioProvider):
     kind = "DefaultMessagingService"
     inputs_model = DefaultMessagingServiceInputs
     replace_on = frozenset({"account_sid"})
+    verbs = {"create": "adopt", "delete": "release"}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.parse(props)
@@ -50,10 +52,7 @@ class DefaultMessagingServiceProvider(TwilioProvider):
                 services(service.sid).update(status_callback=inputs.status_callback or "")
             return service.sid, original
 
-        try:
-            sid, original = self.session.as_subaccount(inputs.account_sid, adopt)
-        except Exception as error:
-            raise describe_failure(self.kind, inputs.account_key, error, "adopt") from None
+        sid, original = self.session.as_subaccount(inputs.account_sid, adopt)
         outputs = dict(
             inputs.model_dump(mode="json"),
             sid=sid or NONE,
@@ -65,29 +64,25 @@ class DefaultMessagingServiceProvider(TwilioProvider):
         outputs = declared(props)
         if props.get("sid") == NONE:
             return ReadResult(id, outputs)
-        try:
-            service = self.session.as_subaccount(
+        service = unless_gone(
+            lambda: self.session.as_subaccount(
                 props["account_sid"], lambda client: client.messaging.v1.services(id).fetch()
             )
-        except Exception as error:
-            if is_not_found(error):
-                return ReadResult(None, {})
-            raise describe_failure(self.kind, props.get("account_key", id), error, "read") from None
+        )
+        if service is None:
+            return ReadResult(None, {})
         outputs["status_callback"] = service.status_callback or None
         return ReadResult(id, outputs)
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self.parse(news)
         if olds.get("sid") != NONE:
-            try:
-                self.session.as_subaccount(
-                    inputs.account_sid,
-                    lambda client: client.messaging.v1.services(id).update(
-                        status_callback=inputs.status_callback or ""
-                    ),
-                )
-            except Exception as error:
-                raise describe_failure(self.kind, inputs.account_key, error, "update") from None
+            self.session.as_subaccount(
+                inputs.account_sid,
+                lambda client: client.messaging.v1.services(id).update(
+                    status_callback=inputs.status_callback or ""
+                ),
+            )
         kept = {key: olds.get(key) for key in ("sid", "original_status_callback")}
         return UpdateResult(dict(inputs.model_dump(mode="json"), **kept))
 
@@ -102,13 +97,11 @@ class DefaultMessagingServiceProvider(TwilioProvider):
                     status_callback=props.get("original_status_callback") or ""
                 ),
             )
-        except Exception as error:
+        except TwilioException as error:
             # A closed or vanished account has nothing left to restore.
-            if is_not_found(error) or getattr(error, "status", None) in (401, 403):
+            if http_status(error) in (401, 403, 404):
                 return
-            raise describe_failure(
-                self.kind, props.get("account_key", id), error, "release"
-            ) from None
+            raise
 
 
 class DefaultMessagingService(Resource, module="twilio", name="DefaultMessagingService"):

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from architecture.identity import parse_state_mark, parse_tag
 from providers.created_here import CREATED_HERE
@@ -29,6 +29,14 @@ from providers.errors import TwilioResourceError
 from providers.transport import UnknownOutcomeError
 
 T = TypeVar("T")
+
+
+class HasSid(Protocol):
+    sid: str
+
+
+# What a create call returns: a Twilio record (its SID is recorded as made here).
+Made = TypeVar("Made", bound=HasSid)
 
 # How many times a create whose outcome was lost is looked up and tried again.
 CREATE_ATTEMPTS = 4
@@ -164,14 +172,14 @@ def refusal(
 
 def create_once(
     find: Callable[[], Sequence[Found]],
-    create: Callable[[], T],
+    create: Callable[[], Made],
     *,
     kind: str,
     name: str,
     state_mark: str | None,
     remove_twin: Callable[[Found], bool] | None = None,
     inside: str | None = None,
-) -> tuple[T | Any, bool, list[str]]:
+) -> tuple[Made | Any, bool, list[str]]:
     """Adopt what `find` returns (when `judge` allows it), else `create`. A create whose answer
     was lost is followed by looks for the tag, for the lost-answer window, before trying
     again. Returns (object, adopted, SIDs of the twins removed).

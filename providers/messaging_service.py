@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from architecture.identity import with_state_mark, without_state_mark
 from providers.adoption import SERVICE_SID, fetch_adopted, not_there
-from providers.base import TwilioProvider, declared
+from providers.base import TwilioProvider, declared, joined
 from providers.consistency import read_settled
-from providers.errors import TwilioResourceError, describe_failure, is_not_found
+from providers.errors import unless_gone
 from providers.identity import (
     Found,
     create_once,
@@ -110,6 +110,9 @@ class MessagingServiceProvider(TwilioProvider):
     inputs_model = MessagingServiceInputs
     replace_on = frozenset({"account_sid", "tag", "adopt_sid"})
 
+    def label(self, props: dict[str, Any]) -> str:
+        return joined(props, "account_key", "use_case")
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.parse(props)
         if inputs.adopt_sid:
@@ -143,12 +146,7 @@ class MessagingServiceProvider(TwilioProvider):
                 service = services(service.sid).update(**parameters)
             return service, removed
 
-        try:
-            service, removed = self.session.as_subaccount(inputs.account_sid, work)
-        except TwilioResourceError:
-            raise
-        except Exception as error:
-            raise describe_failure(self.kind, _name(inputs), error, "create") from None
+        service, removed = self.session.as_subaccount(inputs.account_sid, work)
         outputs = dict(inputs.model_dump(mode="json"), sid=service.sid, created_at=time.time())
         if removed:
             outputs["removed_twins"] = removal_record(removed)
@@ -172,12 +170,8 @@ class MessagingServiceProvider(TwilioProvider):
                 service = client.messaging.v1.services(sid).update(**inputs.client_parameters())
             return service
 
-        try:
-            service = self.session.as_subaccount(inputs.account_sid, work)
-        except TwilioResourceError:
-            raise
-        except Exception as error:
-            raise describe_failure(self.kind, _name(inputs), error, "adopt") from None
+        # Twilio and transport failures: the base class's one handler reports them.
+        service = self.session.as_subaccount(inputs.account_sid, work)
         outputs = dict(inputs.model_dump(mode="json"), sid=service.sid, created_at=time.time())
         return CreateResult(service.sid, outputs)
 
@@ -187,12 +181,9 @@ class MessagingServiceProvider(TwilioProvider):
                 props["account_sid"], lambda client: client.messaging.v1.services(id).fetch()
             )
 
-        try:
-            service = read_settled(fetch, props)
-        except Exception as error:
-            if is_not_found(error):
-                return ReadResult(None, {})
-            raise describe_failure(self.kind, props.get("use_case", id), error, "read") from None
+        service = unless_gone(lambda: read_settled(fetch, props))
+        if service is None:
+            return ReadResult(None, {})
         outputs = declared(props)
         outputs.update(observed_settings(service))
         if made_recently(props) and not props.get("adopt_sid"):
@@ -219,35 +210,24 @@ class MessagingServiceProvider(TwilioProvider):
 
             return sweep_twins(find, id, props.get("state_mark"), remove)
 
-        try:
-            return self.session.as_subaccount(props["account_sid"], work)
-        except Exception as error:
-            raise describe_failure(self.kind, props.get("use_case", id), error, "read") from None
+        return self.session.as_subaccount(props["account_sid"], work)
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self.parse(news)
-        try:
-            self.session.as_subaccount(
-                inputs.account_sid,
-                lambda client: client.messaging.v1.services(id).update(
-                    **inputs.client_parameters()
-                ),
-            )
-        except Exception as error:
-            raise describe_failure(self.kind, _name(inputs), error, "update") from None
+        self.session.as_subaccount(
+            inputs.account_sid,
+            lambda client: client.messaging.v1.services(id).update(**inputs.client_parameters()),
+        )
         return UpdateResult(
             dict(inputs.model_dump(mode="json"), sid=id, created_at=olds.get("created_at"))
         )
 
     def delete(self, id: str, props: dict[str, Any]) -> None:
-        try:
-            self.session.as_subaccount(
+        unless_gone(
+            lambda: self.session.as_subaccount(
                 props["account_sid"], lambda client: client.messaging.v1.services(id).delete()
             )
-        except Exception as error:
-            if is_not_found(error):
-                return
-            raise describe_failure(self.kind, props.get("use_case", id), error, "delete") from None
+        )
 
 
 def _settings(inputs: MessagingServiceInputs) -> dict[str, Any]:

@@ -15,12 +15,20 @@ from typing import Any, Literal
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from twilio.base.exceptions import TwilioException
 
 from architecture.identity import with_state_mark, without_state_mark
 from providers.adoption import NUMBER_SID, AdoptionError, fetch_adopted, not_there
 from providers.base import TwilioProvider, declared
 from providers.consistency import read_settled
-from providers.errors import TwilioResourceError, describe_failure, is_not_found, twilio_code
+from providers.errors import (
+    TWILIO_FAILURES,
+    TwilioResourceError,
+    describe_failure,
+    is_not_found,
+    twilio_code,
+    unless_gone,
+)
 from providers.identity import (
     Found,
     create_once,
@@ -99,6 +107,10 @@ class PhoneNumberProvider(TwilioProvider):
     replace_on = frozenset({"account_sid", "tag", "phone_number", "adopt_sid"})
     # How an adopted number got here, not what it is: no diff once it has moved.
     not_compared = frozenset({"state_mark", "transfer_from"})
+    verbs = {"create": "purchase", "delete": "release"}
+
+    def label(self, props: dict[str, Any]) -> str:
+        return str(props.get("friendly_name") or props.get("phone_number") or "")
 
     def diff(self, id: str, olds: dict[str, Any], news: dict[str, Any]):
         if news.get("adopt_sid") and not news.get("friendly_name"):
@@ -125,24 +137,19 @@ class PhoneNumberProvider(TwilioProvider):
             numbers.incoming_phone_numbers(twin.sid).delete()
             return True
 
-        try:
-            number, adopted, removed = create_once(
-                find,
-                lambda: self._buy(numbers, inputs),
-                kind=self.kind,
-                name=_name(inputs),
-                state_mark=inputs.state_mark,
-                remove_twin=release,
-                inside=inputs.account_sid,
+        number, adopted, removed = create_once(
+            find,
+            lambda: self._buy(numbers, inputs),
+            kind=self.kind,
+            name=_name(inputs),
+            state_mark=inputs.state_mark,
+            remove_twin=release,
+            inside=inputs.account_sid,
+        )
+        if adopted:
+            number = numbers.incoming_phone_numbers(number.sid).update(
+                friendly_name=inputs.twilio_name, **inputs.webhook_parameters()
             )
-            if adopted:
-                number = numbers.incoming_phone_numbers(number.sid).update(
-                    friendly_name=inputs.twilio_name, **inputs.webhook_parameters()
-                )
-        except TwilioResourceError:
-            raise
-        except Exception as error:
-            raise describe_failure(self.kind, _name(inputs), error, "purchase") from None
         outputs = self._outputs(inputs, number, time.time())
         if removed:
             outputs["removed_twins"] = removal_record(removed)
@@ -154,27 +161,23 @@ class PhoneNumberProvider(TwilioProvider):
         sid = inputs.adopt_sid or ""
         name = _name(inputs)
         numbers = self.session.parent().api.v2010.accounts(inputs.account_sid)
-        try:
-            number = fetch_adopted(lambda: numbers.incoming_phone_numbers(sid).fetch())
-            if number is None and inputs.transfer_from:
-                number = self._transfer(inputs)
-            if number is None:
-                where = f"tenant '{inputs.account_key}' ({inputs.account_sid})"
-                raise not_there(self.kind, name, sid, where)
-            if number.phone_number != inputs.phone_number:
-                raise AdoptionError(
-                    self.kind,
-                    name,
-                    f"cannot adopt {sid}: it is {number.phone_number}, not "
-                    f"{inputs.phone_number}; nothing was changed.",
-                )
-            wanted = inputs.webhook_parameters()
-            if any((getattr(number, key) or "") != wanted[key] for key in WEBHOOKS):
-                number = numbers.incoming_phone_numbers(sid).update(**inputs.update_parameters())
-        except TwilioResourceError:
-            raise
-        except Exception as error:
-            raise describe_failure(self.kind, name, error, "adopt") from None
+        # Twilio and transport failures: the base class's one handler reports them.
+        number = fetch_adopted(lambda: numbers.incoming_phone_numbers(sid).fetch())
+        if number is None and inputs.transfer_from:
+            number = self._transfer(inputs)
+        if number is None:
+            where = f"tenant '{inputs.account_key}' ({inputs.account_sid})"
+            raise not_there(self.kind, name, sid, where)
+        if number.phone_number != inputs.phone_number:
+            raise AdoptionError(
+                self.kind,
+                name,
+                f"cannot adopt {sid}: it is {number.phone_number}, not "
+                f"{inputs.phone_number}; nothing was changed.",
+            )
+        wanted = inputs.webhook_parameters()
+        if any((getattr(number, key) or "") != wanted[key] for key in WEBHOOKS):
+            number = numbers.incoming_phone_numbers(sid).update(**inputs.update_parameters())
         return CreateResult(number.sid, self._outputs(inputs, number, time.time()))
 
     def _transfer(self, inputs: PhoneNumberInputs):
@@ -183,7 +186,9 @@ class PhoneNumberProvider(TwilioProvider):
         transfer puts it back in them and stops with Twilio's error, the number untouched."""
         sid = inputs.adopt_sid or ""
         parent = self.session.parent()
-        losing = parent.account_sid if inputs.transfer_from == "parent" else inputs.transfer_from
+        losing = str(
+            parent.account_sid if inputs.transfer_from == "parent" else inputs.transfer_from
+        )
         where = f"the account it moves from ({losing})"
         found = fetch_adopted(
             lambda: parent.api.v2010.accounts(losing).incoming_phone_numbers(sid).fetch()
@@ -199,7 +204,7 @@ class PhoneNumberProvider(TwilioProvider):
                 .incoming_phone_numbers(sid)
                 .update(account_sid=inputs.account_sid)
             )
-        except Exception as error:
+        except TWILIO_FAILURES as error:
             # Refused (a bundle or address required, say): back in its services, unmoved.
             self._on_pools(losing, lambda pools: _attach_to(pools, sid, in_services))
             raise describe_failure(
@@ -230,7 +235,7 @@ class PhoneNumberProvider(TwilioProvider):
             if empty:
                 try:
                     service.delete()
-                except Exception as error:
+                except TWILIO_FAILURES as error:
                     if not is_not_found(error):
                         raise
 
@@ -241,14 +246,9 @@ class PhoneNumberProvider(TwilioProvider):
             .incoming_phone_numbers(id)
             .fetch
         )
-        try:
-            number = read_settled(fetch, props)
-        except Exception as error:
-            if is_not_found(error):
-                return ReadResult(None, {})
-            raise describe_failure(
-                self.kind, props.get("friendly_name", id), error, "read"
-            ) from None
+        number = unless_gone(lambda: read_settled(fetch, props))
+        if number is None:
+            return ReadResult(None, {})
         outputs = declared(props)
         # As planned: the state mark in Twilio's name is not a change to report.
         outputs["friendly_name"] = without_state_mark(number.friendly_name)
@@ -277,20 +277,12 @@ class PhoneNumberProvider(TwilioProvider):
             numbers.incoming_phone_numbers(twin.sid).delete()
             return True
 
-        try:
-            return sweep_twins(find, id, props.get("state_mark"), release)
-        except Exception as error:
-            raise describe_failure(
-                self.kind, props.get("friendly_name", id), error, "read"
-            ) from None
+        return sweep_twins(find, id, props.get("state_mark"), release)
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self.parse(news)
         numbers = self.session.parent().api.v2010.accounts(inputs.account_sid)
-        try:
-            number = numbers.incoming_phone_numbers(id).update(**inputs.update_parameters())
-        except Exception as error:
-            raise describe_failure(self.kind, _name(inputs), error, "update") from None
+        number = numbers.incoming_phone_numbers(id).update(**inputs.update_parameters())
         return UpdateResult(self._outputs(inputs, number, olds.get("created_at")))
 
     def delete(self, id: str, props: dict[str, Any]) -> None:
@@ -298,14 +290,7 @@ class PhoneNumberProvider(TwilioProvider):
             # Retained: the number stays in the subaccount, tagged, ready to be adopted again.
             return
         numbers = self.session.parent().api.v2010.accounts(props["account_sid"])
-        try:
-            numbers.incoming_phone_numbers(id).delete()
-        except Exception as error:
-            if is_not_found(error):
-                return
-            raise describe_failure(
-                self.kind, props.get("phone_number") or id, error, "release"
-            ) from None
+        unless_gone(lambda: numbers.incoming_phone_numbers(id).delete())
 
     def _buy(self, account, inputs: PhoneNumberInputs):
         buy = account.incoming_phone_numbers.create
@@ -322,7 +307,7 @@ class PhoneNumberProvider(TwilioProvider):
             # code, and concurrent purchases never race for the same candidate.
             try:
                 number = buy(area_code=inputs.area_code, **extra)
-            except Exception as error:
+            except TwilioException as error:
                 if twilio_code(error) != NONE_IN_AREA_CODE:
                     raise
                 raise self._none_available(inputs) from None
@@ -330,7 +315,7 @@ class PhoneNumberProvider(TwilioProvider):
                 return number
             # Twilio picked one without SMS: give it back, then search for SMS-capable ones.
             account.incoming_phone_numbers(number.sid).delete()
-        search = {"sms_enabled": inputs.sms_enabled, "limit": SEARCH_PAGE}
+        search: dict[str, Any] = {"sms_enabled": inputs.sms_enabled, "limit": SEARCH_PAGE}
         if inputs.area_code:
             search["area_code"] = inputs.area_code
         if inputs.contains:
@@ -340,7 +325,7 @@ class PhoneNumberProvider(TwilioProvider):
         for candidate in candidates:
             try:
                 return buy(phone_number=candidate.phone_number, **extra)
-            except Exception as error:
+            except TwilioException as error:
                 if twilio_code(error) != NOT_AVAILABLE:
                     raise
         raise self._none_available(inputs)
@@ -371,7 +356,7 @@ def _detach_everywhere(services, number_sid: str) -> list[str]:
         member = services(service.sid).phone_numbers(number_sid)
         try:
             member.fetch()
-        except Exception as error:
+        except TWILIO_FAILURES as error:
             if is_not_found(error):
                 continue
             raise

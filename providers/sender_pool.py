@@ -20,11 +20,12 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from twilio.base.exceptions import TwilioException
 
 from architecture.identity import parse_tag
 from providers.base import TwilioProvider, declared
 from providers.created_here import CREATED_HERE
-from providers.errors import TwilioResourceError, describe_failure, is_not_found, twilio_code
+from providers.errors import TwilioResourceError, twilio_code, unless_gone
 from providers.transport import UnknownOutcomeError
 
 MAX_SENDERS = 400  # Twilio's default pool limit (21714)
@@ -124,7 +125,7 @@ class Pool:
                     raise
                 time.sleep(0.2 * (attempt + 1))
                 continue
-            except Exception as error:
+            except TwilioException as error:
                 if twilio_code(error) == ALREADY_IN_THIS_SERVICE:
                     return "already-attached"  # a retried attach: Twilio says it is there
                 raise
@@ -137,17 +138,18 @@ class Pool:
             "short_code": self.service.short_codes,
             "alpha_sender": self.service.alpha_senders,
         }[sender.kind]
-        try:
-            collection(member_sid).delete()
-        except Exception as error:
-            if not is_not_found(error):
-                raise
+        unless_gone(lambda: collection(member_sid).delete())
 
 
 class SenderPoolProvider(TwilioProvider):
     kind = "SenderPool"
     inputs_model = SenderPoolInputs
     replace_on = frozenset({"account_sid", "service_sid"})
+    # A pool's create and update both reconcile its senders; its delete detaches them.
+    verbs = {"create": "update", "delete": "detach"}
+
+    def label(self, props: dict[str, Any]) -> str:
+        return _label(props)
 
     def extra_checks(self, inputs: dict[str, Any]):
         count = sum(
@@ -166,15 +168,14 @@ class SenderPoolProvider(TwilioProvider):
         return CreateResult(f"{inputs.service_sid}/pool", _outputs(inputs, statuses))
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            members = self.session.as_subaccount(
+        members = unless_gone(
+            lambda: self.session.as_subaccount(
                 props["account_sid"],
                 lambda client: Pool(client, props["service_sid"]).members(managed_kinds(props)),
             )
-        except Exception as error:
-            if is_not_found(error):
-                return ReadResult(None, {})
-            raise describe_failure(self.kind, _label(props), error, "read") from None
+        )
+        if members is None:
+            return ReadResult(None, {})
         outputs = declared(props)
         for field, kind in (
             ("phone_number_sids", "phone_number"),
@@ -199,12 +200,7 @@ class SenderPoolProvider(TwilioProvider):
             members = {s: m for s, m in members.items() if s in wanted}
             _run_concurrently(pool.detach, list(members.items()))
 
-        try:
-            self.session.as_subaccount(inputs.account_sid, detach_all)
-        except Exception as error:
-            if is_not_found(error):
-                return
-            raise describe_failure(self.kind, _label(props), error, "detach") from None
+        unless_gone(lambda: self.session.as_subaccount(inputs.account_sid, detach_all))
 
     def _reconcile(self, inputs: SenderPoolInputs, kinds: frozenset[str]) -> dict[Sender, str]:
         """Make the service hold exactly the declared senders of the managed kinds;
@@ -230,12 +226,7 @@ class SenderPoolProvider(TwilioProvider):
                 statuses[sender] = "moved"
             return statuses
 
-        try:
-            return self.session.as_subaccount(inputs.account_sid, work)
-        except TwilioResourceError:
-            raise
-        except Exception as error:
-            raise describe_failure(self.kind, _label(inputs), error, "update") from None
+        return self.session.as_subaccount(inputs.account_sid, work)
 
     def _locate(self, client, inputs: SenderPoolInputs, missing: list[Sender]):
         """Where are the senders we are about to attach? Moves within this tenant; refuse

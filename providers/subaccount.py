@@ -13,12 +13,13 @@ from typing import Any, Literal
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field
+from twilio.base.exceptions import TwilioException
 
 from architecture.identity import with_state_mark, without_state_mark
 from providers.adoption import ACCOUNT_SID, AdoptionError, fetch_adopted, not_there
 from providers.base import TwilioProvider, declared
 from providers.consistency import RECENT_SECONDS
-from providers.errors import TwilioResourceError, describe_failure, is_not_found
+from providers.errors import TwilioResourceError, is_not_found, twilio_code, unless_gone
 from providers.identity import (
     Found,
     create_once,
@@ -27,6 +28,8 @@ from providers.identity import (
     sweep_twins,
     tagged,
 )
+
+ALREADY_CLOSED = 21479
 
 
 class SubaccountInputs(BaseModel):
@@ -55,6 +58,7 @@ class SubaccountProvider(TwilioProvider):
     inputs_model = SubaccountInputs
     # A new tag or adopted SID is a new identity; replacing closes the old account for good.
     replace_on = frozenset({"tag", "adopt_sid"})
+    verbs = {"delete": "close"}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.parse(props)
@@ -73,23 +77,18 @@ class SubaccountProvider(TwilioProvider):
                 if account.status != "closed" and account.sid != parent.account_sid
             ]
 
-        try:
-            account, adopted, removed = create_once(
-                find,
-                lambda: accounts.create(friendly_name=inputs.twilio_name),
-                kind=self.kind,
-                name=inputs.account_key,
-                state_mark=inputs.state_mark,
-                remove_twin=lambda twin: self._close_if_empty(twin.sid),
-            )
-            if adopted or inputs.status != "active":
-                account = self._apply(account.sid, inputs, account)
-            # The answer carries the auth token: the objects made inside need no token fetch.
-            self.session.remember_account(account)
-        except TwilioResourceError:
-            raise
-        except Exception as error:
-            raise describe_failure(self.kind, inputs.account_key, error, "create") from None
+        account, adopted, removed = create_once(
+            find,
+            lambda: accounts.create(friendly_name=inputs.twilio_name),
+            kind=self.kind,
+            name=inputs.account_key,
+            state_mark=inputs.state_mark,
+            remove_twin=lambda twin: self._close_if_empty(twin.sid),
+        )
+        if adopted or inputs.status != "active":
+            account = self._apply(account.sid, inputs, account)
+        # The answer carries the auth token: the objects made inside need no token fetch.
+        self.session.remember_account(account)
         outputs = self._outputs(inputs, account, time.time())
         if removed:
             outputs["removed_twins"] = removal_record(removed)
@@ -101,39 +100,30 @@ class SubaccountProvider(TwilioProvider):
         sid = inputs.adopt_sid or ""
         parent = self.session.parent()
         name = inputs.account_key
-        try:
-            account = fetch_adopted(lambda: parent.api.v2010.accounts(sid).fetch())
-            if account is None or account.owner_account_sid != parent.account_sid:
-                raise not_there(self.kind, name, sid, f"the parent account {parent.account_sid}")
-            if account.sid == parent.account_sid:
-                raise AdoptionError(
-                    self.kind,
-                    name,
-                    f"cannot adopt {sid}: it is the parent account itself, which is never a "
-                    "tenant; nothing was changed.",
-                )
-            if account.status == "closed":
-                raise AdoptionError(
-                    self.kind, name, f"cannot adopt {sid}: it is closed, which is final."
-                )
-            account = self._apply(account.sid, inputs, account)
-            self.session.remember_account(account)
-        except TwilioResourceError:
-            raise
-        except Exception as error:
-            raise describe_failure(self.kind, name, error, "adopt") from None
+        # Twilio and transport failures: the base class's one handler reports them.
+        account = fetch_adopted(lambda: parent.api.v2010.accounts(sid).fetch())
+        if account is None or account.owner_account_sid != parent.account_sid:
+            raise not_there(self.kind, name, sid, f"the parent account {parent.account_sid}")
+        if account.sid == parent.account_sid:
+            raise AdoptionError(
+                self.kind,
+                name,
+                f"cannot adopt {sid}: it is the parent account itself, which is never a "
+                "tenant; nothing was changed.",
+            )
+        if account.status == "closed":
+            raise AdoptionError(
+                self.kind, name, f"cannot adopt {sid}: it is closed, which is final."
+            )
+        account = self._apply(account.sid, inputs, account)
+        self.session.remember_account(account)
         return CreateResult(account.sid, self._outputs(inputs, account, time.time()))
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
         recent = time.time() - float(props.get("created_at") or 0) < RECENT_SECONDS
-        try:
-            # Shared with the token lookups of the objects inside, read at the same moment.
-            account = self.session.fetch_account(id, settle_404=recent)
-        except Exception as error:
-            if is_not_found(error):
-                return ReadResult(None, {})
-            raise describe_failure(self.kind, props.get("account_key", id), error, "read") from None
-        if account.status == "closed":
+        # Shared with the token lookups of the objects inside, read at the same moment.
+        account = unless_gone(lambda: self.session.fetch_account(id, settle_404=recent))
+        if account is None or account.status == "closed":
             return ReadResult(None, {})
         observed = dict(props, status=account.status)
         outputs = self._outputs_from(observed, account)
@@ -156,12 +146,9 @@ class SubaccountProvider(TwilioProvider):
                 if account.status != "closed"
             ]
 
-        try:
-            return sweep_twins(
-                find, id, props.get("state_mark"), lambda twin: self._close_if_empty(twin.sid)
-            )
-        except Exception as error:
-            raise describe_failure(self.kind, props.get("account_key", id), error, "read") from None
+        return sweep_twins(
+            find, id, props.get("state_mark"), lambda twin: self._close_if_empty(twin.sid)
+        )
 
     def _close_if_empty(self, sid: str) -> bool:
         """Close a twin subaccount only when it holds nothing: no number, no key, no service
@@ -181,10 +168,7 @@ class SubaccountProvider(TwilioProvider):
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self.parse(news)
-        try:
-            account = self._apply(id, inputs, None)
-        except Exception as error:
-            raise describe_failure(self.kind, inputs.account_key, error, "update") from None
+        account = self._apply(id, inputs, None)
         return UpdateResult(self._outputs(inputs, account, olds.get("created_at")))
 
     def delete(self, id: str, props: dict[str, Any]) -> None:
@@ -193,12 +177,11 @@ class SubaccountProvider(TwilioProvider):
             # It existed before this stack: handed back as it is, never closed (final).
             return
         session = self.session
-        try:
-            numbers = session.parent_acting_on(id).incoming_phone_numbers.list(limit=20)
-        except Exception as error:
-            if is_not_found(error):
-                return
-            raise describe_failure(self.kind, name, error, "delete") from None
+        numbers = unless_gone(
+            lambda: session.parent_acting_on(id).incoming_phone_numbers.list(limit=20)
+        )
+        if numbers is None:
+            return  # already gone
         if numbers:
             listed = ", ".join(number.phone_number for number in numbers)
             raise TwilioResourceError(
@@ -213,10 +196,10 @@ class SubaccountProvider(TwilioProvider):
             # Twilio has no DELETE for accounts; `closed` is final.
             session.forget_account(id)
             session.parent().api.v2010.accounts(id).update(status="closed")
-        except Exception as error:
-            if is_not_found(error) or getattr(error, "code", None) == 21479:
+        except TwilioException as error:
+            if is_not_found(error) or twilio_code(error) == ALREADY_CLOSED:
                 return  # already gone or already closed
-            raise describe_failure(self.kind, name, error, "close") from None
+            raise
 
     def _apply(self, sid: str, inputs: SubaccountInputs, current) -> Any:
         account_api = self.session.parent().api.v2010.accounts(sid)

@@ -350,8 +350,8 @@ def holder_is_alive(lock: Lock) -> bool:
 
 
 def clear_stale_locks(store: StateStore, ref: StackRef, scoped: bool) -> None:
-    locks = [read_lock(store, key) for key in store.keys(ref.lock_prefix(scoped))]
-    locks = [lock for lock in locks if lock is not None]
+    read = [read_lock(store, key) for key in store.keys(ref.lock_prefix(scoped))]
+    locks = [lock for lock in read if lock is not None]
     # Every lock is checked before any is removed: one live holder stops the whole command.
     for lock in locks:
         if lock.hostname != socket.gethostname():

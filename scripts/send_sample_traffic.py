@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                 body=message["body"],
             )
         finally:
-            if restore is not None:
+            if faults is not None and restore is not None:
                 faults.post(restore)
         sent.append((message["tenant"], message["use_case"], app, created.sid))
     print(f"sent {len(sent)} messages with the tenants' own API keys; waiting for delivery...")

@@ -23,6 +23,7 @@ import functools
 import logging
 import re
 import time
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,7 +110,10 @@ def __getattr__(name: str) -> Any:
 
 
 def record_step(
-    *, ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: dict[str, Any]
+    ctx: MigrationContext,
+    step: MigrationInfo,
+    heads: Collection[Any],
+    run_args: Mapping[str, Any],
 ) -> None:
     """Alembic's `on_version_apply` hook (see `revisions/env.py`): keep `schema_migrations`
     in step with what was applied or reverted, in the same transaction."""
@@ -122,7 +126,7 @@ def record_step(
         connection.execute(
             schema_migrations.insert().values(
                 version=version,
-                description=step.up_revision.doc,
+                description=step.up_revision.doc if step.up_revision is not None else "",  # type: ignore[attr-defined]  # Alembic sets `doc` on every script revision; its stub omits it
                 applied_at_us=time.time_ns() // 1000,
             )
         )

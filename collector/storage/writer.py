@@ -222,11 +222,11 @@ class GroupCommitWriter:
         for index, (_, future) in enumerate(batch):
             if future.done():
                 continue  # the request went away; its event is stored anyway
-            error = failures.get(index)
-            if error is None:
+            failure = failures.get(index)
+            if failure is None:
                 future.set_result(None)
             else:
-                future.set_exception(WriterStopped(f"event not stored: {error}"))
+                future.set_exception(WriterStopped(f"event not stored: {failure}"))
         if self._pending:
             self._schedule()
 
@@ -241,7 +241,7 @@ class GroupCommitWriter:
     def _busy_timeout(self, connection: Connection, milliseconds: int) -> None:
         # On the driver's connection: through SQLAlchemy, the PRAGMA would open a transaction.
         if self._busy_timeout_ms != milliseconds:
-            connection.connection.driver_connection.execute(f"PRAGMA busy_timeout={milliseconds}")
+            _driver(connection).execute(f"PRAGMA busy_timeout={milliseconds}")
             self._busy_timeout_ms = milliseconds
 
     def _write_prepared(
@@ -250,7 +250,7 @@ class GroupCommitWriter:
         connection = self._writer_connection()
         # Straight to the driver: each call is one C call that lets go of the GIL while SQLite
         # works, and takes it back once; nothing else here competes with the event loop.
-        driver = connection.connection.driver_connection
+        driver = _driver(connection)
         started = time.perf_counter()
         try:
             for sql, parameters in writes:
@@ -299,3 +299,10 @@ class GroupCommitWriter:
         self.stats.commits += 1
         self.stats.events += events
         self.stats.largest_batch = max(self.stats.largest_batch, events)
+
+
+def _driver(connection: Connection) -> Any:
+    """The DB-API connection under SQLAlchemy's; there is one while the writer's is open."""
+    driver = connection.connection.driver_connection
+    assert driver is not None, "the writer's connection is closed"
+    return driver

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Final
 
 from pulumi_policy.proxy import (
@@ -64,21 +65,17 @@ from pulumi_policy.proxy import (
 from twilio_guardrails import tokens
 
 
-class _Unknown:
-    """A value the preview does not know yet; `pulumi up` checks again once it is."""
+class _Unknown(Enum):
+    """A value the preview does not know yet; `pulumi up` checks again once it is. One
+    member, so `value is UNKNOWN` is a check the type checker understands."""
 
-    _instance: _Unknown | None = None
-
-    def __new__(cls) -> _Unknown:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    UNKNOWN = "UNKNOWN"
 
     def __repr__(self) -> str:
         return "UNKNOWN"
 
 
-UNKNOWN: Final = _Unknown()
+UNKNOWN: Final = _Unknown.UNKNOWN
 
 _ENGINE_UNKNOWNS: Final = frozenset(
     {

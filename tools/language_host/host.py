@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import runpy
 import signal
 import subprocess
 import sys
@@ -31,8 +32,10 @@ from google.protobuf import empty_pb2
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 
 # The program reports its own error and exits with this code to ask the engine not to
-# print another one (pulumi's `RunError` convention).
-BAIL_EXIT_CODE = 32
+# print another one (Pulumi's convention): defined once, beside the program that uses it.
+BAIL_EXIT_CODE: int = runpy.run_path(
+    str(Path(__file__).resolve().parents[2] / "components" / "exit_codes.py")
+)["BAIL_EXIT_CODE"]
 
 # How often the host checks that the CLI that started it is still there.
 ORPHAN_CHECK_SECONDS = 0.1
@@ -240,7 +243,10 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
                 if chunk is None:
                     open_pipes -= 1
                     continue
-                yield language_pb2.RunPluginResponse(**{name: chunk})
+                if name == "stdout":
+                    yield language_pb2.RunPluginResponse(stdout=chunk)
+                else:
+                    yield language_pb2.RunPluginResponse(stderr=chunk)
             code = child.wait()
         finally:
             with self._lock:
