@@ -35,6 +35,7 @@ from providers.identity import (
     Found,
     adopt_by_sid,
     judge,
+    lost_answer_record,
     made_recently,
     removal_record,
     sweep_twins,
@@ -90,7 +91,7 @@ class ApiKeyProvider(TwilioProvider):
         inputs = self.parse(props)
         name = _name(inputs)
         try:
-            key, secret, removed = self._mint_once(inputs)
+            key, secret, removed, tried_again = self._mint_once(inputs)
         except TwilioResourceError:
             raise
         except Exception as error:
@@ -98,6 +99,7 @@ class ApiKeyProvider(TwilioProvider):
         outputs = dict(
             inputs.model_dump(mode="json"), sid=key.sid, secret=secret, created_at=time.time()
         )
+        outputs |= lost_answer_record(tried_again)
         if removed:
             outputs["removed_twins"] = removal_record(removed)
         return CreateResult(key.sid, outputs)
@@ -111,20 +113,23 @@ class ApiKeyProvider(TwilioProvider):
             raise describe_failure(self.kind, props.get("key_name", id), error, "read") from None
         outputs = {**declared(props), **observed}
         if made_recently(props):
-            try:
-                removed = sweep_twins(
-                    lambda: self._find(props["account_sid"], props.get("tag", "")),
-                    id,
-                    props.get("state_mark"),
-                    lambda twin: self._delete(props["account_sid"], twin.sid),
-                )
-            except Exception as error:
-                raise describe_failure(
-                    self.kind, props.get("key_name", id), error, "read"
-                ) from None
+            removed = self.sweep(id, props)
             if removed:
                 outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
+
+    def sweep(self, id: str, props: dict[str, Any]) -> list[str]:
+        """Refresh of a key minted recently, or the `up` after a lost answer: delete the keys
+        that answer minted (their secrets were lost with it)."""
+        try:
+            return sweep_twins(
+                lambda: self._find(props["account_sid"], props.get("tag", "")),
+                id,
+                props.get("state_mark"),
+                lambda twin: self._delete(props["account_sid"], twin.sid),
+            )
+        except Exception as error:
+            raise describe_failure(self.kind, props.get("key_name", id), error, "read") from None
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self.parse(news)
@@ -153,19 +158,20 @@ class ApiKeyProvider(TwilioProvider):
             raise describe_failure(self.kind, props.get("key_name", id), error, "delete") from None
 
     def _mint_once(self, inputs: ApiKeyInputs):
-        """Mint a key with no twin left behind: (key, secret, SIDs of keys removed). A mint
-        whose answer was lost may have made a key whose secret nobody saw: it is looked for
-        (Twilio's lists lag) and deleted before minting again."""
+        """Mint a key with no twin left behind: (key, secret, SIDs of keys removed, whether it
+        was minted again after a lost answer). A mint whose answer was lost may have made a key
+        whose secret nobody saw: it is looked for (Twilio's lists lag) and deleted before
+        minting again."""
         removed: list[str] = []
         # A subaccount this process just created holds no key of ours yet.
         if inputs.account_sid not in CREATED_HERE:
             adopted = self._clear_interrupted(inputs, self._find_for(inputs), removed)
             if adopted is not None:
-                return adopted, None, removed
+                return adopted, None, removed, False
         for attempt in range(CREATE_ATTEMPTS):
             try:
                 key = self._mint(inputs)
-                return key, key.secret, removed
+                return key, key.secret, removed, attempt > 0
             except UnknownOutcomeError:
                 if attempt + 1 == CREATE_ATTEMPTS:
                     raise
@@ -175,7 +181,7 @@ class ApiKeyProvider(TwilioProvider):
                 lambda found: self._clear_interrupted(inputs, found, removed, waiting=True),
             )
             if cleared is not None and cleared is not True:
-                return cleared, None, removed  # a key named in TLZ_ADOPT showed up
+                return cleared, None, removed, attempt > 0  # a key named in TLZ_ADOPT showed up
         raise AssertionError("unreachable")
 
     def _mint(self, inputs: ApiKeyInputs):

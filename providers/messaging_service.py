@@ -21,6 +21,7 @@ from providers.errors import TwilioResourceError, describe_failure, is_not_found
 from providers.identity import (
     Found,
     create_once,
+    lost_answer_record,
     made_recently,
     removal_record,
     sweep_twins,
@@ -122,7 +123,7 @@ class MessagingServiceProvider(TwilioProvider):
                 services(twin.sid).delete()
                 return True
 
-            service, adopted, removed = create_once(
+            outcome = create_once(
                 find,
                 lambda: services.create(**parameters),
                 kind=self.kind,
@@ -131,22 +132,24 @@ class MessagingServiceProvider(TwilioProvider):
                 remove_twin=remove,
                 inside=inputs.account_sid,
             )
-            if adopted and (
+            service = outcome.record
+            if outcome.adopted and (
                 observed_settings(service) != _settings(inputs)
                 or service.friendly_name != parameters["friendly_name"]
             ):
                 service = services(service.sid).update(**parameters)
-            return service, removed
+            return service, outcome
 
         try:
-            service, removed = self.session.as_subaccount(inputs.account_sid, work)
+            service, outcome = self.session.as_subaccount(inputs.account_sid, work)
         except TwilioResourceError:
             raise
         except Exception as error:
             raise describe_failure(self.kind, _name(inputs), error, "create") from None
         outputs = dict(inputs.model_dump(mode="json"), sid=service.sid, created_at=time.time())
-        if removed:
-            outputs["removed_twins"] = removal_record(removed)
+        outputs |= lost_answer_record(outcome.tried_again)
+        if outcome.removed:
+            outputs["removed_twins"] = removal_record(outcome.removed)
         return CreateResult(service.sid, outputs)
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
@@ -164,13 +167,14 @@ class MessagingServiceProvider(TwilioProvider):
         outputs = declared(props)
         outputs.update(observed_settings(service))
         if made_recently(props):
-            removed = self._sweep(id, props)
+            removed = self.sweep(id, props)
             if removed:
                 outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
 
-    def _sweep(self, id: str, props: dict[str, Any]) -> list[str]:
-        """Refresh of a service made recently: delete the twins a lost answer left."""
+    def sweep(self, id: str, props: dict[str, Any]) -> list[str]:
+        """Refresh of a service made recently, or the `up` after a lost answer: delete the
+        twins that answer left."""
 
         def work(client) -> list[str]:
             services = client.messaging.v1.services

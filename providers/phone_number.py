@@ -23,6 +23,7 @@ from providers.errors import TwilioResourceError, describe_failure, is_not_found
 from providers.identity import (
     Found,
     create_once,
+    lost_answer_record,
     made_recently,
     removal_record,
     sweep_twins,
@@ -99,7 +100,7 @@ class PhoneNumberProvider(TwilioProvider):
             return True
 
         try:
-            number, adopted, removed = create_once(
+            outcome = create_once(
                 find,
                 lambda: self._buy(numbers, inputs),
                 kind=self.kind,
@@ -108,7 +109,8 @@ class PhoneNumberProvider(TwilioProvider):
                 remove_twin=release,
                 inside=inputs.account_sid,
             )
-            if adopted:
+            number, removed = outcome.record, outcome.removed
+            if outcome.adopted:
                 number = numbers.incoming_phone_numbers(number.sid).update(
                     friendly_name=inputs.twilio_name, **inputs.webhook_parameters()
                 )
@@ -117,6 +119,7 @@ class PhoneNumberProvider(TwilioProvider):
         except Exception as error:
             raise describe_failure(self.kind, _name(inputs), error, "purchase") from None
         outputs = self._outputs(inputs, number, time.time())
+        outputs |= lost_answer_record(outcome.tried_again)
         if removed:
             outputs["removed_twins"] = removal_record(removed)
         return CreateResult(number.sid, outputs)
@@ -143,13 +146,14 @@ class PhoneNumberProvider(TwilioProvider):
             observed = getattr(number, name)
             outputs[name] = observed or None
         if made_recently(props):
-            removed = self._sweep(id, props)
+            removed = self.sweep(id, props)
             if removed:
                 outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
 
-    def _sweep(self, id: str, props: dict[str, Any]) -> list[str]:
-        """Refresh of a number bought recently: release the twins a lost answer left."""
+    def sweep(self, id: str, props: dict[str, Any]) -> list[str]:
+        """Refresh of a number bought recently, or the `up` after a lost answer: release the
+        twins that answer left."""
         numbers = self.session.parent().api.v2010.accounts(props["account_sid"])
 
         def find() -> list[Found]:

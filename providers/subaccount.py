@@ -21,6 +21,7 @@ from providers.errors import TwilioResourceError, describe_failure, is_not_found
 from providers.identity import (
     Found,
     create_once,
+    lost_answer_record,
     made_recently,
     removal_record,
     sweep_twins,
@@ -69,7 +70,7 @@ class SubaccountProvider(TwilioProvider):
             ]
 
         try:
-            account, adopted, removed = create_once(
+            outcome = create_once(
                 find,
                 lambda: accounts.create(friendly_name=inputs.twilio_name),
                 kind=self.kind,
@@ -77,7 +78,8 @@ class SubaccountProvider(TwilioProvider):
                 state_mark=inputs.state_mark,
                 remove_twin=lambda twin: self._close_if_empty(twin.sid),
             )
-            if adopted or inputs.status != "active":
+            account, removed = outcome.record, outcome.removed
+            if outcome.adopted or inputs.status != "active":
                 account = self._apply(account.sid, inputs, account)
             # The answer carries the auth token: the objects made inside need no token fetch.
             self.session.remember_account(account)
@@ -86,6 +88,7 @@ class SubaccountProvider(TwilioProvider):
         except Exception as error:
             raise describe_failure(self.kind, inputs.account_key, error, "create") from None
         outputs = self._outputs(inputs, account, time.time())
+        outputs |= lost_answer_record(outcome.tried_again)
         if removed:
             outputs["removed_twins"] = removal_record(removed)
         return CreateResult(account.sid, outputs)
@@ -104,13 +107,14 @@ class SubaccountProvider(TwilioProvider):
         observed = dict(props, status=account.status)
         outputs = self._outputs_from(observed, account)
         if made_recently(props):
-            removed = self._sweep(id, props)
+            removed = self.sweep(id, props)
             if removed:
                 outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
 
-    def _sweep(self, id: str, props: dict[str, Any]) -> list[str]:
-        """Refresh of a subaccount made recently: close the empty twins a lost answer left."""
+    def sweep(self, id: str, props: dict[str, Any]) -> list[str]:
+        """Refresh of a subaccount made recently, or the `up` after a lost answer: close the
+        empty twins that answer left."""
         accounts = self.session.parent().api.v2010.accounts
 
         def find() -> list[Found]:
