@@ -111,7 +111,8 @@ class RuntimeSettings:
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"commit_then_fail_first: {pattern!r} is not valid: {exc}") from exc
+                problem = f"commit_then_fail_first: {pattern!r} is not valid: {exc}"
+                raise ValueError(problem) from exc
         if self.methods is not None and not all(isinstance(m, str) for m in self.methods):
             raise ValueError("methods must be a list of HTTP method names")
 

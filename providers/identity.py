@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from architecture.identity import parse_state_mark, parse_tag
 from providers.created_here import CREATED_HERE
-from providers.errors import TwilioResourceError
+from providers.errors import TwilioResourceError, is_not_found
 from providers.transport import UnknownOutcomeError
 
 T = TypeVar("T")
@@ -261,6 +261,17 @@ def sweep_twins(
         if twin and remove(item):
             removed.append(item.sid)
     return removed
+
+
+def removing(call: Callable[[], object]) -> bool:
+    """Remove a twin: True once it is gone. A DELETE whose answer was lost is sent again and
+    then answers 404: it is gone all the same."""
+    try:
+        call()
+    except Exception as error:
+        if not is_not_found(error):
+            raise
+    return True
 
 
 def made_recently(props: dict[str, Any]) -> bool:

@@ -24,6 +24,7 @@ from providers.identity import (
     lost_answer_record,
     made_recently,
     removal_record,
+    removing,
     sweep_twins,
     tagged,
 )
@@ -120,8 +121,7 @@ class MessagingServiceProvider(TwilioProvider):
                 return [Found.of(service) for service in found]
 
             def remove(twin: Found) -> bool:
-                services(twin.sid).delete()
-                return True
+                return removing(services(twin.sid).delete)
 
             outcome = create_once(
                 find,
@@ -186,8 +186,7 @@ class MessagingServiceProvider(TwilioProvider):
                 return [Found.of(service) for service in found]
 
             def remove(twin: Found) -> bool:
-                services(twin.sid).delete()
-                return True
+                return removing(services(twin.sid).delete)
 
             return sweep_twins(find, id, props.get("state_mark"), remove)
 

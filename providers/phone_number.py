@@ -26,6 +26,7 @@ from providers.identity import (
     lost_answer_record,
     made_recently,
     removal_record,
+    removing,
     sweep_twins,
     tagged,
 )
@@ -96,8 +97,7 @@ class PhoneNumberProvider(TwilioProvider):
 
         def release(twin: Found) -> bool:
             # A twin a lost answer left: a paid number nobody holds.
-            numbers.incoming_phone_numbers(twin.sid).delete()
-            return True
+            return removing(numbers.incoming_phone_numbers(twin.sid).delete)
 
         try:
             outcome = create_once(
@@ -165,8 +165,7 @@ class PhoneNumberProvider(TwilioProvider):
             return [Found.of(number) for number in found]
 
         def release(twin: Found) -> bool:
-            numbers.incoming_phone_numbers(twin.sid).delete()
-            return True
+            return removing(numbers.incoming_phone_numbers(twin.sid).delete)
 
         try:
             return sweep_twins(find, id, props.get("state_mark"), release)

@@ -28,6 +28,9 @@ from providers.identity import (
     tagged,
 )
 
+# Twilio's answer to a status change of a closed account.
+ACCOUNT_CLOSED = 21479
+
 
 class SubaccountInputs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -146,7 +149,12 @@ class SubaccountProvider(TwilioProvider):
         if any(not s.friendly_name.startswith("[Auto-generated]") for s in services):
             return False
         session.forget_account(sid)
-        parent.update(status="closed")  # final; it held nothing
+        try:
+            parent.update(status="closed")  # final; it held nothing
+        except Exception as error:
+            # Sent again after a lost answer: the first one closed it.
+            if getattr(error, "code", None) != ACCOUNT_CLOSED:
+                raise
         return True
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -181,7 +189,7 @@ class SubaccountProvider(TwilioProvider):
             session.forget_account(id)
             session.parent().api.v2010.accounts(id).update(status="closed")
         except Exception as error:
-            if is_not_found(error) or getattr(error, "code", None) == 21479:
+            if is_not_found(error) or getattr(error, "code", None) == ACCOUNT_CLOSED:
                 return  # already gone or already closed
             raise describe_failure(self.kind, name, error, "close") from None
 
