@@ -168,10 +168,12 @@ class ApiKeyProvider(TwilioProvider):
             adopted = self._clear_interrupted(inputs, self._find_for(inputs), removed)
             if adopted is not None:
                 return adopted, None, removed, False
+        # A lost mint whose key never showed up in the window: it may show up later (a twin).
+        unaccounted = False
         for attempt in range(CREATE_ATTEMPTS):
             try:
                 key = self._mint(inputs)
-                return key, key.secret, removed, attempt > 0
+                return key, key.secret, removed, unaccounted
             except UnknownOutcomeError:
                 if attempt + 1 == CREATE_ATTEMPTS:
                     raise
@@ -180,8 +182,9 @@ class ApiKeyProvider(TwilioProvider):
                 lambda: self._find(inputs.account_sid, inputs.tag),
                 lambda found: self._clear_interrupted(inputs, found, removed, waiting=True),
             )
+            unaccounted = unaccounted or cleared is None
             if cleared is not None and cleared is not True:
-                return cleared, None, removed, attempt > 0  # a key named in TLZ_ADOPT showed up
+                return cleared, None, removed, unaccounted  # a key named in TLZ_ADOPT showed up
         raise AssertionError("unreachable")
 
     def _mint(self, inputs: ApiKeyInputs):

@@ -172,7 +172,8 @@ def refusal(
 @dataclass(frozen=True)
 class Outcome:
     """What `create_once` got: the object, whether it was adopted, the twins it removed, and
-    whether a create was tried again after a lost answer (then a twin may show up later)."""
+    whether a create was tried again after a lost answer whose object never showed up in the
+    window (then it may show up later: a twin)."""
 
     record: Any
     adopted: bool
@@ -216,6 +217,7 @@ def create_once(
         try:
             created = create()
             CREATED_HERE.add(created.sid)
+            # Tried again only after a look that found nothing: that object may show up later.
             return Outcome(created, False, removed, attempt > 0)
         except UnknownOutcomeError:
             if attempt + 1 == CREATE_ATTEMPTS:
