@@ -102,11 +102,14 @@ def test_lost_answers_with_lagging_lists_leave_no_twin(
             emulator.set_faults(eventual_consistency_ms=0)
             assert objects_not_in_state(workspace, emulator) == set()
             emulator.set_faults(eventual_consistency_ms=LAG_MS)
-        follow_up = None
+        follow_up, twins = None, set()
         if window == SHORT:
             emulator.set_faults(eventual_consistency_ms=0)  # to count what Twilio holds
             twins = objects_not_in_state(workspace, emulator)
-            assert first.returncode != 0 or twins, "the short window made no twin to remove"
+            if first.returncode == 0:
+                # The first create of each type lost its answer and was tried again.
+                kinds = {sid[:2] for sid in twins}
+                assert {"AC", "SK", "MG", "PN"} <= kinds, f"twins of too few types: {twins}"
             emulator.set_faults(eventual_consistency_ms=LAG_MS)
             follow_up = workspace.run(*UP, check=False)  # a plain `up`, no refresh
             assert follow_up.returncode == 0, follow_up
@@ -120,6 +123,12 @@ def test_lost_answers_with_lagging_lists_leave_no_twin(
 
         emulator.set_faults(
             rate_commit_then_fail=0.0, commit_then_fail_first=[], eventual_consistency_ms=0
+        )
+        print(  # the numbers the README reports (pytest -s)
+            f"\n{stack} {rate:.0%} {mode} {window}: {sum(lost.values())} lost answers, "
+            f"first up exit {first.returncode}, "
+            + (f"twins after it {len(twins)}, " if window == SHORT else "")
+            + (f"follow-up exit {follow_up.returncode}" if follow_up else "no follow-up")
         )
         assert_exactly_declared(workspace, emulator, stack)
         workspace.run("preview", "--expect-no-changes")
