@@ -262,6 +262,27 @@ def test_the_next_up_removes_a_twin_that_lagged_past_the_window(
         assert not provider.diff(created.id, updated.outs, make_inputs(tag)).changes, name
 
 
+def test_refresh_after_the_window_removes_the_twin_and_the_mark(
+    configured, emulator, subaccount_sid, monkeypatch
+) -> None:
+    monkeypatch.setenv(LOST_ANSWER_WINDOW_ENV, "0.3")
+    tag = secrets.token_hex(5)
+    provider = configured(MessagingServiceProvider)
+    _lose_the_next_create(emulator, r"/Services$", "commit_then_500")
+    created = provider.create(service_inputs(subaccount_sid, tag))
+    emulator.set_faults(eventual_consistency_ms=0, script=[])
+    [twin] = [
+        sid
+        for sid in _tagged_sids(emulator, MessagingServiceProvider, subaccount_sid, tag)
+        if sid != created.id
+    ]
+    monkeypatch.setenv(LOST_ANSWER_WINDOW_ENV, "0")  # the window has passed since the create
+    read = provider.read(created.id, created.outs)
+    assert read.outs["removed_twins"]["sids"] == [twin]
+    assert LOST_ANSWER_OUTPUT not in read.outs  # the window has passed: nothing more to find
+    assert not provider.diff(created.id, read.outs, service_inputs(subaccount_sid, tag)).changes
+
+
 def test_a_create_without_lost_answers_asks_for_no_sweep(
     configured, emulator, subaccount_sid
 ) -> None:

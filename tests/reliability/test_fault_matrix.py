@@ -24,6 +24,7 @@ short window on both stacks.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,7 @@ from tests.support.reliability import (
     declared_plan,
     dev_workspace,
     objects_not_in_state,
+    state_view,
 )
 
 pytestmark = pytest.mark.reliability
@@ -136,6 +138,7 @@ def test_lost_answers_with_lagging_lists_leave_no_twin(
         # Destroy: an operator unprotects production first. Numbers kept on delete (the
         # shipped prod stack) keep their subaccounts open, and the advice says so; numbers
         # released on delete (the 20-tenant stack) leave nothing behind.
+        recorded = {r["outputs"]["number"] for r in state_view(workspace).of("PhoneNumber")}
         workspace.run("state", "unprotect", "--all", "--yes")
         destroyed = workspace.run("destroy", "--yes", "--skip-preview", check=False)
         plan = declared_plan(workspace, stack)
@@ -146,3 +149,6 @@ def test_lost_answers_with_lagging_lists_leave_no_twin(
             assert destroyed.returncode != 0
             assert "still holds phone numbers" in destroyed.output
             assert "set `release_on_delete: true`" in destroyed.output
+            # Right advice: the numbers it names are the stack's own, kept on delete (no twin).
+            named = set(re.findall(r"\+1\d{10}", destroyed.output))
+            assert named and named <= recorded, (named, recorded)
