@@ -2,8 +2,12 @@
 `make resume STACK=...`). It works on Pulumi's DIY backends this project documents: the file
 backend (`file://`) and PostgreSQL (`postgres://`).
 
-1. The checkpoint. A kill that lands while the file backend rewrites `<stack>.json` leaves it
-   empty; Pulumi keeps the previous checkpoint as `<stack>.json.bak`, which is put back. (The
+1. The checkpoint. The file backend writes each blob atomically (a temporary file renamed),
+   but the blob's `<key>.attrs` metadata sidecar in place: a kill during that write leaves the
+   sidecar empty and the CLI then fails with `failed to load checkpoint: EOF` on an intact
+   checkpoint. Such sidecars (checkpoint, `.bak`, history, backups) are removed: the blob
+   library reads a missing one as its defaults. A checkpoint that is itself empty or torn (a
+   backend copied by hand, a full disk) is put back from `<stack>.json.bak`. (The
    PostgreSQL backend writes a checkpoint in one `INSERT ... ON CONFLICT DO UPDATE` statement:
    a kill leaves the old row or the new one, never a torn one, so there is nothing to restore.)
 2. The lock. Pulumi's DIY lock is a record `{pid, username, hostname, timestamp}` under
@@ -94,6 +98,25 @@ class FileStore:
     def delete(self, key: str) -> None:
         (self.root / key).unlink(missing_ok=True)
         (self.root / (key + ATTRS_SUFFIX)).unlink(missing_ok=True)
+
+    def drop_torn_metadata(self, prefix: str) -> list[str]:
+        """Remove the `.attrs` sidecars under `prefix` that do not parse; their keys.
+
+        The blob library writes a blob to a temporary file and renames it (atomic), but writes
+        the blob's `.attrs` sidecar in place (create, then encode): a kill in between leaves it
+        empty, and every later read of the blob fails with `failed to load checkpoint: EOF`
+        although the checkpoint itself is intact. A missing sidecar is read as the library's
+        defaults, and Pulumi keeps nothing of its own in it."""
+        torn = []
+        for sidecar in sorted(self.root.glob(prefix + "*" + ATTRS_SUFFIX)):
+            try:
+                if isinstance(json.loads(sidecar.read_bytes()), dict):
+                    continue
+            except ValueError:
+                pass
+            sidecar.unlink()
+            torn.append(str(sidecar.relative_to(self.root))[: -len(ATTRS_SUFFIX)])
+        return torn
 
     def restore(self, key: str, data: bytes) -> None:
         # Write beside, then rename: a second kill cannot tear the restored checkpoint.
@@ -207,6 +230,23 @@ def parses(key: str, data: bytes) -> bool:
         return isinstance(json.loads(data), dict)
     except (OSError, EOFError, ValueError):
         return False
+
+
+def repair_metadata(store: StateStore, ref: StackRef, scoped: bool) -> None:
+    if not isinstance(store, FileStore):
+        return
+    scope = f"{ref.project}/{ref.stack}" if scoped else ref.stack
+    # The checkpoint and its `.bak`, then the stack's history and backups folders.
+    for prefix in (
+        f".pulumi/stacks/{scope}.json",
+        f".pulumi/history/{scope}/",
+        f".pulumi/backups/{scope}/",
+    ):
+        for key in store.drop_torn_metadata(prefix):
+            say(
+                f"the metadata file {store.root / key}{ATTRS_SUFFIX} was emptied by the kill: "
+                "removed it"
+            )
 
 
 def repair_checkpoint(store: StateStore, ref: StackRef, scoped: bool) -> None:
@@ -405,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         ref = stack_ref(args.stack, project_name(project_dir))
         store = open_store(backend_url(pulumi, project_dir))
         scoped = project_scoped(store)
+        repair_metadata(store, ref, scoped)
         repair_checkpoint(store, ref, scoped)
         clear_stale_locks(store, ref, scoped)
     except ResumeError as error:

@@ -194,3 +194,21 @@ def test_a_password_in_the_backend_url_is_never_printed() -> None:
     assert (
         resume.redacted("postgres://u:hunter2@db:5432/state") == "postgres://u:****@db:5432/state"
     )
+
+
+def test_an_emptied_metadata_sidecar_is_removed_and_the_checkpoint_kept(
+    store: resume.FileStore,
+) -> None:
+    checkpoint = store.root / CHECKPOINT
+    checkpoint.parent.mkdir(parents=True)
+    good = json.dumps({"version": 3, "checkpoint": {"latest": {"resources": []}}}).encode()
+    checkpoint.write_bytes(good)
+    # What a kill during the blob library's in-place sidecar write leaves.
+    torn = checkpoint.with_name("dev.json.attrs")
+    torn.write_bytes(b"")
+    intact = checkpoint.with_name("dev.json.bak.attrs")
+    intact.write_text('{"user.content_type": "text/plain; charset=utf-8"}')
+    resume.repair_metadata(store, REF, True)
+    assert not torn.exists()
+    assert intact.exists()
+    assert checkpoint.read_bytes() == good

@@ -105,6 +105,28 @@ def test_killed_up_with_file_backend_and_emptied_checkpoint_resumes(
     assert not file_locks(workspace)
 
 
+def test_killed_up_with_file_backend_and_emptied_metadata_resumes(
+    tmp_path, emulator: EmulatorProcess
+) -> None:
+    workspace = make_workspace(tmp_path, "dev", emulator, None)
+    workspace.init_stack("dev")
+    killed_mid_up(workspace, emulator)
+    # The blob library renames a finished checkpoint into place but writes its `.attrs`
+    # sidecar in place: a kill during that write leaves the sidecar empty, and the intact
+    # checkpoint can no longer be loaded.
+    [checkpoint] = (workspace.state_dir / "backend").rglob("stacks/*/dev.json")
+    checkpoint.with_name("dev.json.attrs").write_bytes(b"")
+    broken = workspace.run("stack", "export", check=False)
+    assert broken.returncode != 0 and "EOF" in broken.output
+
+    result = resume_stack(workspace)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dev.json.attrs was emptied by the kill: removed it" in result.stderr
+    assert_exactly_declared(workspace, emulator)
+    workspace.run("preview", "--expect-no-changes")
+    assert not file_locks(workspace)
+
+
 @pytest.mark.parametrize("backend", ["postgres", "file"])
 def test_resume_refuses_while_a_live_engine_holds_the_lock(
     tmp_path, emulator: EmulatorProcess, postgres_server: str, backend: str, request
