@@ -118,7 +118,7 @@ class ApiKeyProvider(TwilioProvider):
                 outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
 
-    def sweep(self, id: str, props: dict[str, Any]) -> list[str]:
+    def sweep(self, id: str, props: dict[str, Any], dry_run: bool = False) -> list[str]:
         """Refresh of a key minted recently, or the `up` after a lost answer: delete the keys
         that answer minted (their secrets were lost with it)."""
         try:
@@ -127,6 +127,7 @@ class ApiKeyProvider(TwilioProvider):
                 id,
                 props.get("state_mark"),
                 lambda twin: self._delete(props["account_sid"], twin.sid),
+                dry_run,
             )
         except Exception as error:
             raise describe_failure(self.kind, props.get("key_name", id), error, "read") from None

@@ -31,6 +31,7 @@ from providers.identity import (
     LOST_ANSWER_OUTPUT,
     lost_answer_settled,
     removal_record,
+    still_looking,
     sweep_due,
     wait_until_settled,
 )
@@ -175,15 +176,24 @@ class TwilioProvider(ResourceProvider):
     def diff(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Compare what is declared with what state last saw (outputs hold the observed
         value of every managed input, so drift found by refresh shows up here). A resource
-        whose create was tried again after a lost answer is an update too: the update removes
-        the twin that answer may have left (no Twilio call for anything else)."""
+        whose create was tried again after a lost answer looks for the twin that answer may
+        have left (one list; no Twilio call for any other resource): found, it is an update,
+        and the update removes it."""
         changed = self.declared_changes(olds, news)
         replaces = [key for key in changed if key in self.replace_on]
         return DiffResult(
-            changes=bool(changed) or sweep_due(olds),
+            changes=bool(changed) or self._twin_showed_up(id, olds),
             replaces=replaces,
             delete_before_replace=False,
         )
+
+    def _twin_showed_up(self, id: str, olds: dict[str, Any]) -> bool:
+        if not still_looking(olds):
+            return False
+        try:
+            return bool(self.sweep(id, olds, dry_run=True))
+        except Exception:
+            return True  # could not look: the update looks again, and reports what fails
 
     def declared_changes(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
         news = self._normalized(news)
@@ -199,9 +209,10 @@ class TwilioProvider(ResourceProvider):
         """Outputs of an update that changes nothing in Twilio: what state holds."""
         return declared(olds)
 
-    def sweep(self, id: str, props: dict[str, Any]) -> list[str]:
+    def sweep(self, id: str, props: dict[str, Any], dry_run: bool = False) -> list[str]:
         """Remove the twins of this object (its tag, this state's mark, another SID) that a
-        lost answer left; their SIDs. Types a lost answer cannot twin have none."""
+        lost answer left; their SIDs (`dry_run`: only look). Types a lost answer cannot twin
+        have none."""
         return []
 
     def _normalized(self, news: dict[str, Any]) -> dict[str, Any]:

@@ -13,10 +13,11 @@ After a create whose answer was lost (and only then, so the normal path keeps it
 look for the tag goes on for `TLZ_LOST_ANSWER_WINDOW_S` (default 10 s), as Twilio's lists
 lag behind its writes, before the create is tried again. A create tried again after a lost
 answer may still leave a twin (Twilio's lists can lag longer than the window): it records
-when, in its `lost_answer_at` output, and the next `pulumi up` (diff sees the output: an
-update) or `pulumi refresh` removes what then shows up with its tag and this state's mark, once
-the window has passed since that moment. Only those resources are looked at again; a run
-without lost answers lists nothing more.
+when, in its `lost_answer_at` output. The next `pulumi up` or preview looks (the diff, one
+list) for an object with its tag and this state's mark under another SID; one there makes the
+diff an update, which removes it and clears the output. `pulumi refresh` removes it too. Only
+those resources are looked at again, for the recovery window at most; a run without lost
+answers lists nothing more.
 """
 
 from __future__ import annotations
@@ -251,16 +252,18 @@ def sweep_twins(
     keep_sid: str,
     state_mark: str | None,
     remove: Callable[[Found], bool],
+    dry_run: bool = False,
 ) -> list[str]:
     """What refresh does for an object made recently: other objects with its tag and this
     state's mark are twins that a lost answer left behind (the state holds `keep_sid`), so
-    they are removed; their SIDs are returned. Another state's objects are never touched."""
+    they are removed; their SIDs are returned. Another state's objects are never touched.
+    `dry_run`: only look (a diff, which also runs in previews): the SIDs there are to remove."""
     if state_mark is None:
         return []
     removed = []
     for item in find():
         twin = item.sid != keep_sid and parse_state_mark(item.friendly_name) == state_mark
-        if twin and remove(item):
+        if twin and (dry_run or remove(item)):
             removed.append(item.sid)
     return removed
 
@@ -287,6 +290,13 @@ def made_recently(props: dict[str, Any]) -> bool:
 def sweep_due(props: dict[str, Any]) -> bool:
     """The create was tried again after a lost answer, and no sweep has cleared that since."""
     return bool(props.get(LOST_ANSWER_OUTPUT))
+
+
+def still_looking(props: dict[str, Any], now: float | None = None) -> bool:
+    """A lost answer's object may still show up: within the recovery window of the moment
+    the create was tried again. After that, a diff stops looking for it."""
+    moment = float(props.get(LOST_ANSWER_OUTPUT) or 0)
+    return sweep_due(props) and (time.time() if now is None else now) - moment <= recovery_window()
 
 
 def lost_answer_settled(props: dict[str, Any], now: float | None = None) -> bool:

@@ -172,7 +172,7 @@ class MessagingServiceProvider(TwilioProvider):
                 outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
 
-    def sweep(self, id: str, props: dict[str, Any]) -> list[str]:
+    def sweep(self, id: str, props: dict[str, Any], dry_run: bool = False) -> list[str]:
         """Refresh of a service made recently, or the `up` after a lost answer: delete the
         twins that answer left."""
 
@@ -188,7 +188,7 @@ class MessagingServiceProvider(TwilioProvider):
             def remove(twin: Found) -> bool:
                 return removing(services(twin.sid).delete)
 
-            return sweep_twins(find, id, props.get("state_mark"), remove)
+            return sweep_twins(find, id, props.get("state_mark"), remove, dry_run)
 
         try:
             return self.session.as_subaccount(props["account_sid"], work)

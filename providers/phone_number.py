@@ -151,7 +151,7 @@ class PhoneNumberProvider(TwilioProvider):
                 outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
 
-    def sweep(self, id: str, props: dict[str, Any]) -> list[str]:
+    def sweep(self, id: str, props: dict[str, Any], dry_run: bool = False) -> list[str]:
         """Refresh of a number bought recently, or the `up` after a lost answer: release the
         twins that answer left."""
         numbers = self.session.parent().api.v2010.accounts(props["account_sid"])
@@ -168,7 +168,7 @@ class PhoneNumberProvider(TwilioProvider):
             return removing(numbers.incoming_phone_numbers(twin.sid).delete)
 
         try:
-            return sweep_twins(find, id, props.get("state_mark"), release)
+            return sweep_twins(find, id, props.get("state_mark"), release, dry_run)
         except Exception as error:
             raise describe_failure(
                 self.kind, props.get("friendly_name", id), error, "read"

@@ -115,7 +115,7 @@ class SubaccountProvider(TwilioProvider):
                 outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
 
-    def sweep(self, id: str, props: dict[str, Any]) -> list[str]:
+    def sweep(self, id: str, props: dict[str, Any], dry_run: bool = False) -> list[str]:
         """Refresh of a subaccount made recently, or the `up` after a lost answer: close the
         empty twins that answer left."""
         accounts = self.session.parent().api.v2010.accounts
@@ -131,7 +131,11 @@ class SubaccountProvider(TwilioProvider):
 
         try:
             return sweep_twins(
-                find, id, props.get("state_mark"), lambda twin: self._close_if_empty(twin.sid)
+                find,
+                id,
+                props.get("state_mark"),
+                lambda twin: self._close_if_empty(twin.sid),
+                dry_run,
             )
         except Exception as error:
             raise describe_failure(self.kind, props.get("account_key", id), error, "read") from None

@@ -8,8 +8,8 @@ The providers are called as the engine's provider process calls them, against th
 - a create whose answer is lost while lists lag 2 s finds what it made (no twin);
 - twins (two of ours with one tag) are removed by the next create or by refresh;
 - a twin that lists show only after the lost-answer window (the create was tried again) is
-  removed by the next `up`: its diff asks for an update, which deletes the twin and nothing
-  else.
+  removed by the next `up`: its diff finds it and asks for an update, which deletes the twin
+  and nothing else; with no twin there, the diff is clean.
 """
 
 from __future__ import annotations
@@ -281,6 +281,24 @@ def test_refresh_after_the_window_removes_the_twin_and_the_mark(
     assert read.outs["removed_twins"]["sids"] == [twin]
     assert LOST_ANSWER_OUTPUT not in read.outs  # the window has passed: nothing more to find
     assert not provider.diff(created.id, read.outs, service_inputs(subaccount_sid, tag)).changes
+
+
+def test_a_lost_answer_that_made_nothing_leaves_a_clean_diff(
+    configured, emulator, subaccount_sid, monkeypatch
+) -> None:
+    """A 5xx before anything was committed is a lost answer too: the create is tried again,
+    and the next diff looks (one list, no write) but finds no twin, so nothing changes."""
+    monkeypatch.setenv(LOST_ANSWER_WINDOW_ENV, "0.3")
+    tag = secrets.token_hex(5)
+    provider = configured(MessagingServiceProvider)
+    _lose_the_next_create(emulator, r"/Services$", "500")
+    created = provider.create(service_inputs(subaccount_sid, tag))
+    emulator.set_faults(eventual_consistency_ms=0, script=[])
+    assert created.outs[LOST_ANSWER_OUTPUT]
+    assert _tagged_sids(emulator, MessagingServiceProvider, subaccount_sid, tag) == [created.id]
+    before = writes(emulator)
+    assert not provider.diff(created.id, created.outs, service_inputs(subaccount_sid, tag)).changes
+    assert writes(emulator) == before
 
 
 def test_a_create_without_lost_answers_asks_for_no_sweep(
