@@ -156,7 +156,7 @@ def _twilio_endpoint(
                 raise DropConnection
             response = _injected(plan.before, emulator)
         else:
-            response = await _run(emulator, operation, request, plan)
+            response = await _run(emulator, operation, request, plan, route_names[method])
         emulator.stats.by_status[str(response.status_code)] += 1
         return response
 
@@ -164,7 +164,7 @@ def _twilio_endpoint(
 
 
 async def _run(
-    emulator: Emulator, operation: Operation, request: Request, plan: FaultPlan
+    emulator: Emulator, operation: Operation, request: Request, plan: FaultPlan, route: str
 ) -> Response:
     try:
         principal = authenticate(emulator.store, request.headers.get("authorization"))
@@ -193,6 +193,7 @@ async def _run(
     if plan.after is not None and 200 <= status < 300:
         # The write committed; the caller must not learn it (the "unknown outcome").
         emulator.stats.faults[f"commit_then_{plan.after}"] += 1
+        emulator.stats.lost_answers[route] += 1
         if plan.after == "drop":
             raise DropConnection
         return _injected(plan.after, emulator)

@@ -53,6 +53,9 @@ class RuntimeSettings:
     methods: list[str] | None = None
     # Forced faults for the next matching requests, consumed in order (deterministic tests).
     script: list[str] = field(default_factory=list)
+    # Path patterns: the first write to a path matching each one commits, then fails as
+    # `commit_then_fail_mode` says (so a fault matrix loses a create of every type for sure).
+    commit_then_fail_first: list[str] = field(default_factory=list)
     # Message delivery.
     lifecycle_step_ms: float = defaults.DEFAULT_LIFECYCLE_STEP_MS
     message_failed_rate: float = defaults.DEFAULT_MESSAGE_FAILED_RATE
@@ -113,6 +116,12 @@ class RuntimeSettings:
                 re.compile(self.path_pattern)
             except re.error as exc:
                 raise ValueError(f"path_pattern is not a valid regular expression: {exc}") from exc
+        for pattern in self.commit_then_fail_first:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                problem = f"commit_then_fail_first: {pattern!r} is not valid: {exc}"
+                raise ValueError(problem) from exc
         if self.methods is not None and not all(isinstance(m, str) for m in self.methods):
             raise ValueError("methods must be a list of HTTP method names")
 
@@ -165,7 +174,7 @@ def _coerce(name: str, value: Any, current: Any) -> Any:
         if value is not None and not isinstance(value, str):
             raise ValueError(f"{name} must be a string")
         return value
-    if name in ("methods", "script", "transfers_require_bundle"):
+    if name in ("methods", "script", "transfers_require_bundle", "commit_then_fail_first"):
         if value is not None and (
             not isinstance(value, list) or not all(isinstance(v, str) for v in value)
         ):
@@ -194,10 +203,14 @@ class FaultEngine:
         self._path_re = re.compile(settings.path_pattern) if settings.path_pattern else None
         # Eventual consistency: SID -> monotonic time until which reads must not see it.
         self._hidden_until: dict[str, float] = {}
+        # Patterns of `commit_then_fail_first` whose first write has had its fault.
+        self._first_spent: set[str] = set()
 
     def apply(self, settings: RuntimeSettings, *, reseed: bool = False) -> None:
         """New settings; `reseed` restarts the random sequence (any request naming a seed)."""
         reseed = reseed or settings.seed != self.settings.seed
+        if settings.commit_then_fail_first != self.settings.commit_then_fail_first:
+            self._first_spent.clear()
         self.settings = settings
         self._path_re = re.compile(settings.path_pattern) if settings.path_pattern else None
         if reseed:
@@ -212,6 +225,7 @@ class FaultEngine:
             re.compile(self._initial.path_pattern) if self._initial.path_pattern else None
         )
         self._hidden_until.clear()
+        self._first_spent.clear()
 
     def _applies_to(self, method: str, path: str) -> bool:
         s = self.settings
@@ -237,16 +251,22 @@ class FaultEngine:
                     latency_s, before=None if is_write else after, after=after if is_write else None
                 )
             return FaultPlan(latency_s, before=kind)
+        if is_write and s.commit_then_fail_first:
+            for pattern in s.commit_then_fail_first:
+                if pattern not in self._first_spent and re.search(pattern, path):
+                    self._first_spent.add(pattern)
+                    return FaultPlan(latency_s, after=self._commit_then_fail_mode())
         if s.rate_429 and self._rng.random() < s.rate_429:
             return FaultPlan(latency_s, before="429")
         if s.rate_5xx and self._rng.random() < s.rate_5xx:
             return FaultPlan(latency_s, before=self._rng.choice(("500", "503")))
         if is_write and s.rate_commit_then_fail and self._rng.random() < s.rate_commit_then_fail:
-            mode = s.commit_then_fail_mode
-            if mode == "mixed":
-                mode = self._rng.choice(("500", "drop"))
-            return FaultPlan(latency_s, after=mode)
+            return FaultPlan(latency_s, after=self._commit_then_fail_mode())
         return FaultPlan(latency_s=latency_s) if latency_s else NO_FAULT
+
+    def _commit_then_fail_mode(self) -> str:
+        mode = self.settings.commit_then_fail_mode
+        return self._rng.choice(("500", "drop")) if mode == "mixed" else mode
 
     # --- eventual consistency -----------------------------------------------------------------
 

@@ -43,6 +43,8 @@ class Stats:
     by_route: Counter[str] = field(default_factory=Counter)
     by_status: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
+    # Writes that committed and whose answer was then lost, per route.
+    lost_answers: Counter[str] = field(default_factory=Counter)
     writes: int = 0
     in_flight: Counter[str] = field(default_factory=Counter)
     in_flight_peak: Counter[str] = field(default_factory=Counter)
@@ -69,6 +71,7 @@ class Stats:
             "routes": dict(sorted(self.by_route.items())),
             "statuses": dict(sorted(self.by_status.items())),
             "faults": dict(sorted(self.faults.items())),
+            "lost_answers": dict(sorted(self.lost_answers.items())),
             "in_flight_peak": dict(sorted(self.in_flight_peak.items())),
             "over_concurrency": dict(sorted(self.over_concurrency.items())),
             "by_account": dict(sorted(self.by_account.items())),

@@ -37,6 +37,7 @@ from providers.identity import (
     Found,
     adopt_by_sid,
     judge,
+    lost_answer_record,
     made_recently,
     removal_record,
     sweep_twins,
@@ -97,10 +98,11 @@ class ApiKeyProvider(TwilioProvider):
         inputs = self.parse(props)
         if inputs.adopt_sid:
             return self._adopt(inputs)
-        key, secret, removed = self._mint_once(inputs)
+        key, secret, removed, tried_again = self._mint_once(inputs)
         outputs = dict(
             inputs.model_dump(mode="json"), sid=key.sid, secret=secret, created_at=time.time()
         )
+        outputs |= lost_answer_record(tried_again)
         if removed:
             outputs["removed_twins"] = removal_record(removed)
         return CreateResult(key.sid, outputs)
@@ -144,15 +146,21 @@ class ApiKeyProvider(TwilioProvider):
             return ReadResult(None, {})
         outputs = {**declared(props), **observed}
         if made_recently(props) and not props.get("adopt_sid"):
-            removed = sweep_twins(
-                lambda: self._find(props["account_sid"], props.get("tag", "")),
-                id,
-                props.get("state_mark"),
-                lambda twin: self._delete(props["account_sid"], twin.sid),
-            )
+            removed = self.sweep(id, props)
             if removed:
                 outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
+
+    def sweep(self, id: str, props: dict[str, Any], dry_run: bool = False) -> list[str]:
+        """Refresh of a key minted recently, or the `up` after a lost answer: delete the keys
+        that answer minted (their secrets were lost with it)."""
+        return sweep_twins(
+            lambda: self._find(props["account_sid"], props.get("tag", "")),
+            id,
+            props.get("state_mark"),
+            lambda twin: self._delete(props["account_sid"], twin.sid),
+            dry_run,
+        )
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self.parse(news)
@@ -173,19 +181,22 @@ class ApiKeyProvider(TwilioProvider):
         self._delete(props["account_sid"], id)
 
     def _mint_once(self, inputs: ApiKeyInputs):
-        """Mint a key with no twin left behind: (key, secret, SIDs of keys removed). A mint
-        whose answer was lost may have made a key whose secret nobody saw: it is looked for
-        (Twilio's lists lag) and deleted before minting again."""
+        """Mint a key with no twin left behind: (key, secret, SIDs of keys removed, whether it
+        was minted again after a lost answer). A mint whose answer was lost may have made a key
+        whose secret nobody saw: it is looked for (Twilio's lists lag) and deleted before
+        minting again."""
         removed: list[str] = []
         # A subaccount this process just created holds no key of ours yet.
         if inputs.account_sid not in CREATED_HERE:
             adopted = self._clear_interrupted(inputs, self._find_for(inputs), removed)
             if adopted is not None:
-                return adopted, None, removed
+                return adopted, None, removed, False
+        # A lost mint whose key never showed up in the window: it may show up later (a twin).
+        unaccounted = False
         for attempt in range(CREATE_ATTEMPTS):
             try:
                 key = self._mint(inputs)
-                return key, key.secret, removed
+                return key, key.secret, removed, unaccounted
             except UnknownOutcomeError:
                 if attempt + 1 == CREATE_ATTEMPTS:
                     raise
@@ -194,8 +205,9 @@ class ApiKeyProvider(TwilioProvider):
                 lambda: self._find(inputs.account_sid, inputs.tag),
                 lambda found: self._clear_interrupted(inputs, found, removed, waiting=True),
             )
+            unaccounted = unaccounted or cleared is None
             if cleared is not None and cleared is not True:
-                return cleared, None, removed  # a key named in TLZ_ADOPT showed up
+                return cleared, None, removed, unaccounted  # a key named in TLZ_ADOPT showed up
         raise AssertionError("unreachable")
 
     def _mint(self, inputs: ApiKeyInputs):

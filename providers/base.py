@@ -13,13 +13,28 @@ from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ResourceProvider
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 from pydantic import BaseModel, ValidationError
 
 from providers.credentials import TwilioSession, resolve_parent_credentials
 from providers.errors import TwilioResourceError, debugging, twilio_errors
+from providers.identity import (
+    LOST_ANSWER_OUTPUT,
+    lost_answer_settled,
+    removal_record,
+    still_looking,
+    sweep_due,
+    wait_until_settled,
+)
 
 T = TypeVar("T")
 
@@ -74,6 +89,46 @@ def _reported(operation: str, method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+def _sweeping_update(method: Callable[..., UpdateResult]) -> Callable[..., UpdateResult]:
+    """An update of a resource whose create was tried again after a lost answer (diff asked for
+    it: see `TwilioProvider.diff`) also removes the twins that lost answer left, and clears the
+    mark. When nothing declared changed, Twilio's object is left as it is (no write)."""
+
+    @functools.wraps(method)
+    def wrapper(self, id, olds, news):
+        if not sweep_due(olds):
+            return method(self, id, olds, news)
+        if self.declared_changes(olds, news):
+            result = method(self, id, olds, news)
+        else:
+            result = UpdateResult(self.unchanged_outputs(olds))
+        wait_until_settled(olds)
+        removed = self.sweep(id, olds)
+        outputs = {k: v for k, v in (result.outs or {}).items() if k != LOST_ANSWER_OUTPUT}
+        outputs.pop("removed_twins", None)
+        if removed:
+            outputs["removed_twins"] = removal_record(removed)
+        return UpdateResult(outputs)
+
+    return wrapper
+
+
+def _settling_read(method: Callable[..., ReadResult]) -> Callable[..., ReadResult]:
+    """A refresh sweeps for twins (each provider's read); once the lost-answer window has
+    passed, that sweep saw all of them, so the mark that asks the next `up` to sweep goes."""
+
+    @functools.wraps(method)
+    def wrapper(self, id, props):
+        result = method(self, id, props)
+        outputs = result.outs
+        if result.id and outputs and sweep_due(outputs) and lost_answer_settled(outputs):
+            outputs = {k: v for k, v in outputs.items() if k != LOST_ANSWER_OUTPUT}
+            return ReadResult(result.id, outputs)
+        return result
+
+    return wrapper
+
+
 class TwilioProvider(ResourceProvider):
     """Base of one Twilio resource type. Subclasses set the class attributes and implement
     create/read/update/delete; check and diff come from here."""
@@ -94,9 +149,16 @@ class TwilioProvider(ResourceProvider):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        extra: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
+            "update": _sweeping_update,
+            "read": _settling_read,
+        }
         for operation in OPERATIONS:
             if operation in cls.__dict__:
-                setattr(cls, operation, _reported(operation, cls.__dict__[operation]))
+                method = cls.__dict__[operation]
+                if operation in extra:
+                    method = extra[operation](method)
+                setattr(cls, operation, _reported(operation, method))
 
     def label(self, props: dict[str, Any]) -> str:
         """The resource's name in messages: the declared names that identify it (its Pulumi
@@ -143,16 +205,45 @@ class TwilioProvider(ResourceProvider):
 
     def diff(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Compare what is declared with what state last saw (outputs hold the observed
-        value of every managed input, so drift found by refresh shows up here)."""
+        value of every managed input, so drift found by refresh shows up here). A resource
+        whose create was tried again after a lost answer looks for the twin that answer may
+        have left (one list; no Twilio call for any other resource): found, it is an update,
+        and the update removes it."""
+        changed = self.declared_changes(olds, news)
+        replaces = [key for key in changed if key in self.replace_on]
+        return DiffResult(
+            changes=bool(changed) or self._twin_showed_up(id, olds),
+            replaces=replaces,
+            delete_before_replace=False,
+        )
+
+    def _twin_showed_up(self, id: str, olds: dict[str, Any]) -> bool:
+        if not still_looking(olds):
+            return False
+        try:
+            return bool(self.sweep(id, olds, dry_run=True))
+        except Exception:
+            return True  # could not look: the update looks again, and reports what fails
+
+    def declared_changes(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
         news = self._normalized(news)
-        changed = [
+        return [
             key
             for key in self.inputs_model.model_fields
             if key not in self.not_compared
             and (is_unknown(news.get(key)) or olds.get(key) != news.get(key))
         ]
-        replaces = [key for key in changed if key in self.replace_on]
-        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+    @staticmethod
+    def unchanged_outputs(olds: dict[str, Any]) -> dict[str, Any]:
+        """Outputs of an update that changes nothing in Twilio: what state holds."""
+        return declared(olds)
+
+    def sweep(self, id: str, props: dict[str, Any], dry_run: bool = False) -> list[str]:
+        """Remove the twins of this object (its tag, this state's mark, another SID) that a
+        lost answer left; their SIDs (`dry_run`: only look). Types a lost answer cannot twin
+        have none."""
+        return []
 
     def _normalized(self, news: dict[str, Any]) -> dict[str, Any]:
         """Inputs with the model's defaults filled in, as `check` records them."""

@@ -11,7 +11,13 @@ age and the two ways forward.
 
 After a create whose answer was lost (and only then, so the normal path keeps its speed), the
 look for the tag goes on for `TLZ_LOST_ANSWER_WINDOW_S` (default 10 s), as Twilio's lists
-lag behind its writes, before the create is tried again.
+lag behind its writes, before the create is tried again. A create tried again after a lost
+answer may still leave a twin (Twilio's lists can lag longer than the window): it records
+when, in its `lost_answer_at` output. The next `pulumi up` or preview looks (the diff, one
+list) for an object with its tag and this state's mark under another SID; one there makes the
+diff an update, which removes it and clears the output. `pulumi refresh` removes it too. Only
+those resources are looked at again, for the recovery window at most; a run without lost
+answers lists nothing more.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from typing import Any, Protocol, TypeVar
 
 from architecture.identity import parse_state_mark, parse_tag
 from providers.created_here import CREATED_HERE
-from providers.errors import TwilioResourceError
+from providers.errors import TWILIO_FAILURES, TwilioResourceError, is_not_found
 from providers.transport import UnknownOutcomeError
 
 T = TypeVar("T")
@@ -46,6 +52,8 @@ DEFAULT_RECOVERY_WINDOW_S = 3600.0
 LOST_ANSWER_WINDOW_ENV = "TLZ_LOST_ANSWER_WINDOW_S"
 DEFAULT_LOST_ANSWER_WINDOW_S = 10.0
 ADOPT_ENV = "TLZ_ADOPT"
+# Output of a resource whose create was tried again after a lost answer: when (epoch seconds).
+LOST_ANSWER_OUTPUT = "lost_answer_at"
 
 
 def _seconds(name: str, default: float) -> float:
@@ -170,6 +178,18 @@ def refusal(
     )
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What `create_once` got: the object, whether it was adopted, the twins it removed, and
+    whether a create was tried again after a lost answer whose object never showed up in the
+    window (then it may show up later: a twin)."""
+
+    record: Any
+    adopted: bool
+    removed: list[str]
+    tried_again: bool
+
+
 def create_once(
     find: Callable[[], Sequence[Found]],
     create: Callable[[], Made],
@@ -179,10 +199,10 @@ def create_once(
     state_mark: str | None,
     remove_twin: Callable[[Found], bool] | None = None,
     inside: str | None = None,
-) -> tuple[Made | Any, bool, list[str]]:
+) -> Outcome:
     """Adopt what `find` returns (when `judge` allows it), else `create`. A create whose answer
     was lost is followed by looks for the tag, for the lost-answer window, before trying
-    again. Returns (object, adopted, SIDs of the twins removed).
+    again.
 
     `inside`: the SID of the subaccount or service the object lives in. When this process
     created that container itself, nothing of ours can be in it yet, so the first look is
@@ -201,19 +221,20 @@ def create_once(
     if inside is None or inside not in CREATED_HERE:
         adopted = adopt_from(find())
         if adopted is not None:
-            return adopted, True, removed
+            return Outcome(adopted, True, removed, False)
     for attempt in range(CREATE_ATTEMPTS):
         try:
             created = create()
             CREATED_HERE.add(created.sid)
-            return created, False, removed
+            # Tried again only after a look that found nothing: that object may show up later.
+            return Outcome(created, False, removed, attempt > 0)
         except UnknownOutcomeError:
             if attempt + 1 == CREATE_ATTEMPTS:
                 raise
         # The answer was lost: the object may exist, and Twilio's lists may not show it yet.
         adopted = wait_for(find, adopt_from)
         if adopted is not None:
-            return adopted, True, removed
+            return Outcome(adopted, True, removed, attempt > 0)
     raise AssertionError("unreachable")
 
 
@@ -239,25 +260,72 @@ def sweep_twins(
     keep_sid: str,
     state_mark: str | None,
     remove: Callable[[Found], bool],
+    dry_run: bool = False,
 ) -> list[str]:
     """What refresh does for an object made recently: other objects with its tag and this
     state's mark are twins that a lost answer left behind (the state holds `keep_sid`), so
-    they are removed; their SIDs are returned. Another state's objects are never touched."""
+    they are removed; their SIDs are returned. Another state's objects are never touched.
+    `dry_run`: only look (a diff, which also runs in previews): the SIDs there are to remove."""
     if state_mark is None:
         return []
     removed = []
     for item in find():
         twin = item.sid != keep_sid and parse_state_mark(item.friendly_name) == state_mark
-        if twin and remove(item):
+        if twin and (dry_run or remove(item)):
             removed.append(item.sid)
     return removed
 
 
+def removing(call: Callable[[], object]) -> bool:
+    """Remove a twin: True once it is gone. A DELETE whose answer was lost is sent again and
+    then answers 404: it is gone all the same."""
+    try:
+        call()
+    except TWILIO_FAILURES as error:
+        if not is_not_found(error):
+            raise
+    return True
+
+
 def made_recently(props: dict[str, Any]) -> bool:
-    """Created by us within the recovery window (its `created_at` output): only then can a
-    lost answer have left a twin of it."""
+    """Created by us within the recovery window (its `created_at` output), or created after a
+    lost answer (`lost_answer_at`) and not swept since: only then can a lost answer have left
+    a twin of it."""
     created_at = float(props.get("created_at") or 0)
-    return time.time() - created_at <= recovery_window()
+    return sweep_due(props) or time.time() - created_at <= recovery_window()
+
+
+def sweep_due(props: dict[str, Any]) -> bool:
+    """The create was tried again after a lost answer, and no sweep has cleared that since."""
+    return bool(props.get(LOST_ANSWER_OUTPUT))
+
+
+def still_looking(props: dict[str, Any], now: float | None = None) -> bool:
+    """A lost answer's object may still show up: within the recovery window of the moment
+    the create was tried again. After that, a diff stops looking for it."""
+    moment = float(props.get(LOST_ANSWER_OUTPUT) or 0)
+    return sweep_due(props) and (time.time() if now is None else now) - moment <= recovery_window()
+
+
+def lost_answer_settled(props: dict[str, Any], now: float | None = None) -> bool:
+    """The lost-answer window has passed since the last create attempt: what that attempt
+    may have made now shows in Twilio's lists, so one sweep sees every twin."""
+    moment = float(props.get(LOST_ANSWER_OUTPUT) or 0)
+    return (time.time() if now is None else now) >= moment + lost_answer_window()
+
+
+def wait_until_settled(props: dict[str, Any]) -> None:
+    """Before sweeping for a resource created after a lost answer moments ago (an `up` right
+    after the one that lost it): wait out the rest of the lost-answer window."""
+    moment = float(props.get(LOST_ANSWER_OUTPUT) or 0)
+    remaining = moment + lost_answer_window() - time.time()
+    if remaining > 0:
+        time.sleep(min(remaining, lost_answer_window()))
+
+
+def lost_answer_record(tried_again: bool) -> dict[str, float]:
+    """Outputs a create adds when it was tried again after a lost answer."""
+    return {LOST_ANSWER_OUTPUT: time.time()} if tried_again else {}
 
 
 def removal_record(removed: list[str]) -> dict[str, Any]:

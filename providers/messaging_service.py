@@ -22,8 +22,10 @@ from providers.errors import unless_gone
 from providers.identity import (
     Found,
     create_once,
+    lost_answer_record,
     made_recently,
     removal_record,
+    removing,
     sweep_twins,
     tagged,
 )
@@ -127,10 +129,9 @@ class MessagingServiceProvider(TwilioProvider):
                 return [Found.of(service) for service in found]
 
             def remove(twin: Found) -> bool:
-                services(twin.sid).delete()
-                return True
+                return removing(services(twin.sid).delete)
 
-            service, adopted, removed = create_once(
+            outcome = create_once(
                 find,
                 lambda: services.create(**parameters),
                 kind=self.kind,
@@ -139,17 +140,19 @@ class MessagingServiceProvider(TwilioProvider):
                 remove_twin=remove,
                 inside=inputs.account_sid,
             )
-            if adopted and (
+            service = outcome.record
+            if outcome.adopted and (
                 observed_settings(service) != _settings(inputs)
                 or service.friendly_name != parameters["friendly_name"]
             ):
                 service = services(service.sid).update(**parameters)
-            return service, removed
+            return service, outcome
 
-        service, removed = self.session.as_subaccount(inputs.account_sid, work)
+        service, outcome = self.session.as_subaccount(inputs.account_sid, work)
         outputs = dict(inputs.model_dump(mode="json"), sid=service.sid, created_at=time.time())
-        if removed:
-            outputs["removed_twins"] = removal_record(removed)
+        outputs |= lost_answer_record(outcome.tried_again)
+        if outcome.removed:
+            outputs["removed_twins"] = removal_record(outcome.removed)
         return CreateResult(service.sid, outputs)
 
     def _adopt(self, inputs: MessagingServiceInputs) -> CreateResult:
@@ -187,13 +190,14 @@ class MessagingServiceProvider(TwilioProvider):
         outputs = declared(props)
         outputs.update(observed_settings(service))
         if made_recently(props) and not props.get("adopt_sid"):
-            removed = self._sweep(id, props)
+            removed = self.sweep(id, props)
             if removed:
                 outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
 
-    def _sweep(self, id: str, props: dict[str, Any]) -> list[str]:
-        """Refresh of a service made recently: delete the twins a lost answer left."""
+    def sweep(self, id: str, props: dict[str, Any], dry_run: bool = False) -> list[str]:
+        """Refresh of a service made recently, or the `up` after a lost answer: delete the
+        twins that answer left."""
 
         def work(client) -> list[str]:
             services = client.messaging.v1.services
@@ -205,10 +209,9 @@ class MessagingServiceProvider(TwilioProvider):
                 return [Found.of(service) for service in found]
 
             def remove(twin: Found) -> bool:
-                services(twin.sid).delete()
-                return True
+                return removing(services(twin.sid).delete)
 
-            return sweep_twins(find, id, props.get("state_mark"), remove)
+            return sweep_twins(find, id, props.get("state_mark"), remove, dry_run)
 
         return self.session.as_subaccount(props["account_sid"], work)
 

@@ -32,8 +32,10 @@ from providers.errors import (
 from providers.identity import (
     Found,
     create_once,
+    lost_answer_record,
     made_recently,
     removal_record,
+    removing,
     sweep_twins,
     tagged,
 )
@@ -134,10 +136,9 @@ class PhoneNumberProvider(TwilioProvider):
 
         def release(twin: Found) -> bool:
             # A twin a lost answer left: a paid number nobody holds.
-            numbers.incoming_phone_numbers(twin.sid).delete()
-            return True
+            return removing(numbers.incoming_phone_numbers(twin.sid).delete)
 
-        number, adopted, removed = create_once(
+        outcome = create_once(
             find,
             lambda: self._buy(numbers, inputs),
             kind=self.kind,
@@ -146,11 +147,13 @@ class PhoneNumberProvider(TwilioProvider):
             remove_twin=release,
             inside=inputs.account_sid,
         )
-        if adopted:
+        number, removed = outcome.record, outcome.removed
+        if outcome.adopted:
             number = numbers.incoming_phone_numbers(number.sid).update(
                 friendly_name=inputs.twilio_name, **inputs.webhook_parameters()
             )
         outputs = self._outputs(inputs, number, time.time())
+        outputs |= lost_answer_record(outcome.tried_again)
         if removed:
             outputs["removed_twins"] = removal_record(removed)
         return CreateResult(number.sid, outputs)
@@ -256,13 +259,14 @@ class PhoneNumberProvider(TwilioProvider):
             observed = getattr(number, name)
             outputs[name] = observed or None
         if made_recently(props) and not props.get("adopt_sid"):
-            removed = self._sweep(id, props)
+            removed = self.sweep(id, props)
             if removed:
                 outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
 
-    def _sweep(self, id: str, props: dict[str, Any]) -> list[str]:
-        """Refresh of a number bought recently: release the twins a lost answer left."""
+    def sweep(self, id: str, props: dict[str, Any], dry_run: bool = False) -> list[str]:
+        """Refresh of a number bought recently, or the `up` after a lost answer: release the
+        twins that answer left."""
         numbers = self.session.parent().api.v2010.accounts(props["account_sid"])
 
         def find() -> list[Found]:
@@ -274,10 +278,9 @@ class PhoneNumberProvider(TwilioProvider):
             return [Found.of(number) for number in found]
 
         def release(twin: Found) -> bool:
-            numbers.incoming_phone_numbers(twin.sid).delete()
-            return True
+            return removing(numbers.incoming_phone_numbers(twin.sid).delete)
 
-        return sweep_twins(find, id, props.get("state_mark"), release)
+        return sweep_twins(find, id, props.get("state_mark"), release, dry_run)
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self.parse(news)

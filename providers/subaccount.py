@@ -23,6 +23,7 @@ from providers.errors import TwilioResourceError, is_not_found, twilio_code, unl
 from providers.identity import (
     Found,
     create_once,
+    lost_answer_record,
     made_recently,
     removal_record,
     sweep_twins,
@@ -77,7 +78,7 @@ class SubaccountProvider(TwilioProvider):
                 if account.status != "closed" and account.sid != parent.account_sid
             ]
 
-        account, adopted, removed = create_once(
+        outcome = create_once(
             find,
             lambda: accounts.create(friendly_name=inputs.twilio_name),
             kind=self.kind,
@@ -85,11 +86,13 @@ class SubaccountProvider(TwilioProvider):
             state_mark=inputs.state_mark,
             remove_twin=lambda twin: self._close_if_empty(twin.sid),
         )
-        if adopted or inputs.status != "active":
+        account, removed = outcome.record, outcome.removed
+        if outcome.adopted or inputs.status != "active":
             account = self._apply(account.sid, inputs, account)
         # The answer carries the auth token: the objects made inside need no token fetch.
         self.session.remember_account(account)
         outputs = self._outputs(inputs, account, time.time())
+        outputs |= lost_answer_record(outcome.tried_again)
         if removed:
             outputs["removed_twins"] = removal_record(removed)
         return CreateResult(account.sid, outputs)
@@ -128,13 +131,14 @@ class SubaccountProvider(TwilioProvider):
         observed = dict(props, status=account.status)
         outputs = self._outputs_from(observed, account)
         if made_recently(props) and not props.get("adopt_sid"):
-            removed = self._sweep(id, props)
+            removed = self.sweep(id, props)
             if removed:
                 outputs["removed_twins"] = removal_record(removed)
         return ReadResult(id, outputs)
 
-    def _sweep(self, id: str, props: dict[str, Any]) -> list[str]:
-        """Refresh of a subaccount made recently: close the empty twins a lost answer left."""
+    def sweep(self, id: str, props: dict[str, Any], dry_run: bool = False) -> list[str]:
+        """Refresh of a subaccount made recently, or the `up` after a lost answer: close the
+        empty twins that answer left."""
         accounts = self.session.parent().api.v2010.accounts
 
         def find() -> list[Found]:
@@ -147,7 +151,11 @@ class SubaccountProvider(TwilioProvider):
             ]
 
         return sweep_twins(
-            find, id, props.get("state_mark"), lambda twin: self._close_if_empty(twin.sid)
+            find,
+            id,
+            props.get("state_mark"),
+            lambda twin: self._close_if_empty(twin.sid),
+            dry_run,
         )
 
     def _close_if_empty(self, sid: str) -> bool:
@@ -163,7 +171,12 @@ class SubaccountProvider(TwilioProvider):
         if any(not s.friendly_name.startswith("[Auto-generated]") for s in services):
             return False
         session.forget_account(sid)
-        parent.update(status="closed")  # final; it held nothing
+        try:
+            parent.update(status="closed")  # final; it held nothing
+        except TwilioException as error:
+            # Sent again after a lost answer: the first one closed it.
+            if twilio_code(error) != ALREADY_CLOSED:
+                raise
         return True
 
     def update(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

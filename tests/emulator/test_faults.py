@@ -70,6 +70,31 @@ def test_commit_then_drop_closes_the_connection(emulator: EmulatorProcess, tenan
     ]
 
 
+def test_the_first_write_per_pattern_commits_then_fails(
+    emulator: EmulatorProcess, tenant: Tenant
+) -> None:
+    before = emulator.stats()["lost_answers"]
+    emulator.set_faults(
+        commit_then_fail_first=[r"/Services$", r"/Keys\.json$"], commit_then_fail_mode="500"
+    )
+    services = tenant.client.messaging.v1.services
+    with pytest.raises(TwilioRestException):
+        services.create(friendly_name="first")
+    second = services.create(friendly_name="second")  # each pattern fails once only
+    keys = tenant.client.api.v2010.accounts(tenant.sid)
+    with pytest.raises(TwilioRestException):
+        keys.new_keys.create(friendly_name="first key")
+    keys.new_keys.create(friendly_name="second key")
+    names = {s.friendly_name for s in services.list()}
+    assert {"first", second.friendly_name} <= names  # the lost one committed
+    lost = emulator.stats()["lost_answers"]
+    for route in (
+        "POST /messaging/v1/Services",
+        "POST /api/2010-04-01/Accounts/{AccountSid}/Keys.json",
+    ):
+        assert lost[route] - before.get(route, 0) == 1, route
+
+
 def test_reads_are_never_committed_then_failed(emulator: EmulatorProcess, tenant: Tenant) -> None:
     emulator.set_faults(rate_commit_then_fail=1.0)
     assert tenant.client.messaging.v1.services.list()

@@ -6,7 +6,10 @@ The providers are called as the engine's provider process calls them, against th
 - `TLZ_ADOPT=<SID>` adopts it explicitly, and it takes this state's mark;
 - an API key is deleted only when an interrupted run of this state minted it;
 - a create whose answer is lost while lists lag 2 s finds what it made (no twin);
-- twins (two of ours with one tag) are removed by the next create or by refresh.
+- twins (two of ours with one tag) are removed by the next create or by refresh;
+- a twin that lists show only after the lost-answer window (the create was tried again) is
+  removed by the next `up`: its diff finds it and asks for an update, which deletes the twin
+  and nothing else; with no twin there, the diff is clean.
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ import pytest
 
 from architecture.identity import friendly_name, parse_state_mark, parse_tag, with_state_mark
 from providers.api_key import ApiKeyProvider
-from providers.identity import ADOPT_ENV, RECOVERY_WINDOW_ENV, ForeignObjectError
+from providers.identity import (
+    ADOPT_ENV,
+    LOST_ANSWER_OUTPUT,
+    LOST_ANSWER_WINDOW_ENV,
+    RECOVERY_WINDOW_ENV,
+    ForeignObjectError,
+)
 from providers.messaging_service import MessagingServiceProvider
 from providers.phone_number import PhoneNumberProvider
 from providers.subaccount import SubaccountProvider
@@ -196,6 +205,110 @@ def test_a_lost_answer_with_lagging_lists_makes_no_twin(
             found = client.api.v2010.accounts(subaccount_sid).incoming_phone_numbers.list()
         tagged = [item.sid for item in found if parse_tag(item.friendly_name) == tag]
         assert tagged == [created.id], (provider_class.__name__, tagged)
+
+
+def _tagged_sids(emulator, provider_class, subaccount_sid: str, tag: str) -> list[str]:
+    """What Twilio holds with `tag` (closed subaccounts are gone for good: not counted)."""
+    client = emulator.client()
+    if provider_class is SubaccountProvider:
+        found = [a for a in client.api.v2010.accounts.list(page_size=1000) if a.status != "closed"]
+    elif provider_class is ApiKeyProvider:
+        found = client.api.v2010.accounts(subaccount_sid).keys.list()
+    elif provider_class is MessagingServiceProvider:
+        found = subaccount_client(emulator, subaccount_sid).messaging.v1.services.list()
+    else:
+        found = client.api.v2010.accounts(subaccount_sid).incoming_phone_numbers.list()
+    return sorted(item.sid for item in found if parse_tag(item.friendly_name) == tag)
+
+
+@pytest.mark.parametrize("fault", ["commit_then_500", "commit_then_drop"])
+def test_the_next_up_removes_a_twin_that_lagged_past_the_window(
+    configured, emulator, subaccount_sid, fault, monkeypatch
+) -> None:
+    """Lists lag 2 s, longer than a lost-answer window of 0.3 s: the create is tried again and
+    a twin is left. The next `up` (diff, then update) removes it and names it; nothing else."""
+    monkeypatch.setenv(LOST_ANSWER_WINDOW_ENV, "0.3")
+    cases = [
+        (SubaccountProvider, r"/Accounts\.json$", lambda t: account_inputs(t)),
+        (ApiKeyProvider, r"/Keys\.json$", lambda t: key_inputs(subaccount_sid, t)),
+        (MessagingServiceProvider, r"/Services$", lambda t: service_inputs(subaccount_sid, t)),
+        (
+            PhoneNumberProvider,
+            r"/IncomingPhoneNumbers\.json$",
+            lambda t: number_inputs(subaccount_sid, t),
+        ),
+    ]
+    for provider_class, path, make_inputs in cases:
+        name = provider_class.__name__
+        tag = secrets.token_hex(5)
+        provider = configured(provider_class)
+        _lose_the_next_create(emulator, path, fault)
+        created = provider.create(make_inputs(tag))
+        emulator.set_faults(eventual_consistency_ms=0, script=[])
+        left = _tagged_sids(emulator, provider_class, subaccount_sid, tag)
+        assert len(left) == 2 and created.id in left, (name, left)
+        assert created.outs[LOST_ANSWER_OUTPUT], name
+
+        # The next run: nothing declared changed, yet the diff asks for an update.
+        assert provider.diff(created.id, created.outs, make_inputs(tag)).changes, name
+        before = writes(emulator)
+        updated = provider.update(created.id, created.outs, make_inputs(tag))
+        twin = [sid for sid in left if sid != created.id]
+        assert updated.outs["removed_twins"]["sids"] == twin, name
+        assert LOST_ANSWER_OUTPUT not in updated.outs, name
+        assert _tagged_sids(emulator, provider_class, subaccount_sid, tag) == [created.id], name
+        assert writes(emulator) - before == 1, name  # the removal, and no other write
+        # And the run after that has nothing to do.
+        assert not provider.diff(created.id, updated.outs, make_inputs(tag)).changes, name
+
+
+def test_refresh_after_the_window_removes_the_twin_and_the_mark(
+    configured, emulator, subaccount_sid, monkeypatch
+) -> None:
+    monkeypatch.setenv(LOST_ANSWER_WINDOW_ENV, "0.3")
+    tag = secrets.token_hex(5)
+    provider = configured(MessagingServiceProvider)
+    _lose_the_next_create(emulator, r"/Services$", "commit_then_500")
+    created = provider.create(service_inputs(subaccount_sid, tag))
+    emulator.set_faults(eventual_consistency_ms=0, script=[])
+    [twin] = [
+        sid
+        for sid in _tagged_sids(emulator, MessagingServiceProvider, subaccount_sid, tag)
+        if sid != created.id
+    ]
+    monkeypatch.setenv(LOST_ANSWER_WINDOW_ENV, "0")  # the window has passed since the create
+    read = provider.read(created.id, created.outs)
+    assert read.outs["removed_twins"]["sids"] == [twin]
+    assert LOST_ANSWER_OUTPUT not in read.outs  # the window has passed: nothing more to find
+    assert not provider.diff(created.id, read.outs, service_inputs(subaccount_sid, tag)).changes
+
+
+def test_a_lost_answer_that_made_nothing_leaves_a_clean_diff(
+    configured, emulator, subaccount_sid, monkeypatch
+) -> None:
+    """A 5xx before anything was committed is a lost answer too: the create is tried again,
+    and the next diff looks (one list, no write) but finds no twin, so nothing changes."""
+    monkeypatch.setenv(LOST_ANSWER_WINDOW_ENV, "0.3")
+    tag = secrets.token_hex(5)
+    provider = configured(MessagingServiceProvider)
+    _lose_the_next_create(emulator, r"/Services$", "500")
+    created = provider.create(service_inputs(subaccount_sid, tag))
+    emulator.set_faults(eventual_consistency_ms=0, script=[])
+    assert created.outs[LOST_ANSWER_OUTPUT]
+    assert _tagged_sids(emulator, MessagingServiceProvider, subaccount_sid, tag) == [created.id]
+    before = writes(emulator)
+    assert not provider.diff(created.id, created.outs, service_inputs(subaccount_sid, tag)).changes
+    assert writes(emulator) == before
+
+
+def test_a_create_without_lost_answers_asks_for_no_sweep(
+    configured, emulator, subaccount_sid
+) -> None:
+    tag = secrets.token_hex(5)
+    provider = configured(MessagingServiceProvider)
+    created = provider.create(service_inputs(subaccount_sid, tag))
+    assert LOST_ANSWER_OUTPUT not in created.outs
+    assert not provider.diff(created.id, created.outs, service_inputs(subaccount_sid, tag)).changes
 
 
 def test_refresh_releases_a_twin_number_and_names_it(configured, emulator, subaccount_sid) -> None:

@@ -1,9 +1,10 @@
 """Interrupted runs, with the settings the README recommends for scale (state written once,
 at the end of a run: PULUMI_SKIP_CHECKPOINTS=true, and a wide provider pool):
 
-- `pulumi up` killed with SIGKILL mid-run, then the README's recovery (`pulumi cancel`,
-  `pulumi refresh --clear-pending-creates`, `pulumi up`): converges with no orphan in the
-  emulator and no duplicate entry in state. The killed run recorded nothing, so this is the
+- `pulumi up` killed with SIGKILL mid-run, then the README's one recovery command,
+  `scripts/resume-stack dev` (stale lock removed because its run is gone, `pulumi refresh
+  --clear-pending-creates`, `pulumi up`): converges with no orphan in the emulator and no
+  duplicate entry in state. The killed run recorded nothing, so this is the
   proof that find-and-adopt by identity tag makes skipping checkpoints safe. The provider
   host must not outlive the killed CLI: a provider still finishing its creates while the
   recovery runs makes twins.
@@ -18,6 +19,7 @@ import pytest
 
 from tests.support.emulator_process import running_emulator
 from tests.support.reliability import (
+    PARALLEL,
     assert_exactly_declared,
     assert_no_plaintext_secrets,
     dev_workspace,
@@ -29,6 +31,7 @@ from tests.support.reliability import (
     up_until_converged,
     wait_for_route,
 )
+from tests.support.team_state import resume_stack
 
 pytestmark = pytest.mark.reliability
 
@@ -59,9 +62,11 @@ def test_killed_up_recovers_as_documented_without_orphans(tmp_path: Path) -> Non
         assert not state_view(workspace).of("Subaccount")
         locked = workspace.run("up", "--yes", "--skip-preview", check=False)
         assert locked.returncode != 0 and "pulumi cancel" in locked.output
-        workspace.run("cancel", "--yes")
-        workspace.run("refresh", "--yes", "--skip-preview", "--clear-pending-creates")
-        assert up_until_converged(workspace, 1) == [0]
+        # The documented recovery, one command, with the suite's scale settings for its `up`.
+        resumed = resume_stack(workspace, "dev", "--parallel", str(PARALLEL))
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert "removed the stale lock of a run that is gone" in resumed.stderr, resumed.stderr
+        assert "stack 'dev' resumed" in resumed.stderr, resumed.stderr
 
         after = emulator.stats()["routes"]
         # Adopted, not made again: still one create per subaccount.

@@ -278,6 +278,22 @@ def assert_exactly_declared(
     )
 
 
+def objects_not_in_state(workspace: PulumiWorkspace, emulator: EmulatorProcess) -> set[str]:
+    """SIDs of tagged objects Twilio holds (open subaccounts, keys, services, numbers) that
+    state does not: the twins a lost answer left, or orphans."""
+    state = state_view(workspace)
+    accounts = {a.sid: a for a in estate(emulator).values() if a.status == "active"}
+    held = {
+        "Subaccount": set(accounts),
+        "ApiKey": {k.sid for k in _keys(emulator, accounts)},
+        "MessagingService": {
+            s.sid for a in accounts.values() for s in a.services if parse_tag(s.friendly_name)
+        },
+        "PhoneNumber": {sid for a in accounts.values() for sid in a.numbers},
+    }
+    return {sid for kind, sids in held.items() for sid in sids - state.ids(kind)}
+
+
 def _keys(emulator: EmulatorProcess, accounts: dict) -> list:
     client = emulator.client()
     return [

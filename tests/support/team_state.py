@@ -91,13 +91,37 @@ def file_locks(workspace: PulumiWorkspace, stack: str = "dev") -> dict[str, dict
     return {str(path): json.loads(path.read_text()) for path in directory.glob("*.json")}
 
 
-def resume_stack(workspace: PulumiWorkspace, stack: str = "dev") -> subprocess.CompletedProcess:
-    """`scripts/resume-stack STACK` as a user runs it: from the project, same environment."""
+def resume_stack(
+    workspace: PulumiWorkspace, stack: str = "dev", *up_args: str
+) -> subprocess.CompletedProcess:
+    """`scripts/resume-stack STACK [-- UP_ARGS]` as a user runs it: from the project, same
+    environment."""
     return subprocess.run(
-        [str(RESUME_STACK), stack],
+        [str(RESUME_STACK), stack, *(["--", *up_args] if up_args else [])],
         cwd=workspace.project_dir,
         env=workspace.env(),
         capture_output=True,
         text=True,
         timeout=900,
     )
+
+
+def start_resume_stack(
+    workspace: PulumiWorkspace, stack: str = "dev", *up_args: str
+) -> subprocess.Popen[str]:
+    """`scripts/resume-stack` in the background, in its own process group, its output in the
+    workspace's state directory (where the secrets search looks)."""
+    log_path = workspace.state_dir / f"resume-{time.monotonic_ns()}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(RESUME_STACK), stack, *(["--", *up_args] if up_args else [])],
+            cwd=workspace.project_dir,
+            env=workspace.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+    process.log_path = log_path  # type: ignore[attr-defined]
+    return process
