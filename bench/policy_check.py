@@ -4,6 +4,8 @@ exists (no change), measured against the stock command in the same run, with the
 by process role (engine, program, provider host, policy pack).
 
     .venv/bin/python -m bench.policy_check --customers 100,200 [--no-change] [--profile]
+    .venv/bin/python -m bench.policy_check --customers 100 --no-change --stock-up-to 0 \
+        --baseline /path/to/a/checkout/of/main --repeat 2
 
 Rows, per N (each in its own temporary project and file backend):
 - `stock`: `pulumi preview --policy-pack policies --policy-pack-config policies/config/prod.json`
@@ -11,8 +13,11 @@ Rows, per N (each in its own temporary project and file backend):
 - `no pack` (with `--without-pack`): the same preview without the pack; the pack's own CPU is
   in every row anyway (`pack+other`: the policy pack's process, and the entry point's checks);
 - `shipped`: `scripts/policy-check prod`, what `make policy-check` and the workflow run now;
+- `baseline` (with `--baseline CHECKOUT`): `scripts/policy-check prod` of another checkout (say
+  a worktree of main), its program, pack and entry point, on the same stack and state,
+  alternated with `shipped` (`--repeat` times each), so both see the same load;
 - with `--no-change`: the group is created first (`pulumi up` on an emulator at 0 ms), then
-  `stock` and `shipped` again, now with nothing to change.
+  `stock`, `baseline` and `shipped` again, now with nothing to change.
 `--profile` records the engine's CPU profile (`--profiling`, read with `go tool pprof`) during
 the stock preview of the largest N: where the engine's time goes.
 
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,24 +58,24 @@ PROGRAM = ("architecture", "components", "providers", "emulator", "__main__.py")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
-def write_project(project: Path, customers: int) -> int:
-    """A copy of the program, the pack and the entry point, with an N-customer stack file;
-    the number of Twilio resources the plan implies."""
+def write_project(project: Path, customers: int, source_root: Path = ROOT) -> int:
+    """A copy of the program, the pack and the entry point of the checkout `source_root`, with
+    an N-customer stack file; the number of Twilio resources the plan implies."""
     project.mkdir(parents=True)
     for name in PROGRAM:
-        source = ROOT / name
+        source = source_root / name
         if source.is_dir():
             shutil.copytree(source, project / name, ignore=_IGNORED)
         else:
             shutil.copy2(source, project / name)
-    shutil.copytree(ROOT / "policies", project / "policies", ignore=_IGNORED)
+    shutil.copytree(source_root / "policies", project / "policies", ignore=_IGNORED)
     (project / "scripts").mkdir()
-    shutil.copy2(ROOT / "scripts" / "policy-check", project / "scripts" / "policy-check")
+    shutil.copy2(source_root / "scripts" / "policy-check", project / "scripts" / "policy-check")
     (project / "Pulumi.yaml").write_text(
         f"name: {PROJECT}\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
         f"    virtualenv: {ROOT / '.venv'}\n"
         f"plugins:\n  providers:\n    - name: pulumi-python\n"
-        f"      path: {ROOT / 'tools' / 'provider_host'}\n"
+        f"      path: {source_root / 'tools' / 'provider_host'}\n"
     )
     document = {
         "config": {
@@ -92,6 +98,7 @@ class Measured:
     returncode: int
     cpu: CpuUse
     output: str
+    load: float = 0.0  # the 1-minute load average when the run ended
 
     @property
     def pack(self) -> float:
@@ -99,10 +106,14 @@ class Measured:
 
 
 class Workspace:
-    def __init__(self, root: Path, customers: int) -> None:
+    def __init__(self, root: Path, customers: int, baseline: Path | None = None) -> None:
         self.project = root / "project"
         self.state = root / "state"
         self.resources = write_project(self.project, customers)
+        # The other checkout's copy: same project and stack names, so the same state.
+        self.baseline_project = root / "baseline" if baseline else None
+        if baseline and self.baseline_project:
+            write_project(self.baseline_project, customers, baseline)
         (self.state / "backend").mkdir(parents=True)
         self.emulator_url = "http://127.0.0.1:1"  # a preview calls nothing; `up` sets its own
 
@@ -120,18 +131,21 @@ class Workspace:
         )
         return env
 
-    def run(self, label: str, command: Sequence[str], **extra_env: str) -> Measured:
+    def run(
+        self, label: str, command: Sequence[str], cwd: Path | None = None, **extra_env: str
+    ) -> Measured:
         sampler = CpuSampler().start()
         completed = subprocess.run(
             list(command),
-            cwd=self.project,
+            cwd=cwd or self.project,
             env={**self.env(), **extra_env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             timeout=3600,
         )
-        return Measured(label, completed.returncode, sampler.stop(), completed.stdout)
+        cpu = sampler.stop()
+        return Measured(label, completed.returncode, cpu, completed.stdout, os.getloadavg()[0])
 
     def pulumi(self, *args: str) -> list[str]:
         return ["pulumi", *args, "--stack", STACK, "--non-interactive"]
@@ -146,6 +160,20 @@ def stock(workspace: Workspace, label: str, *extra: str) -> Measured:
 
 def shipped(workspace: Workspace, label: str) -> Measured:
     return workspace.run(label, ["scripts/policy-check", STACK])
+
+
+def entry_points(workspace: Workspace, state: str, repeat: int) -> list[Measured]:
+    """`shipped` (and `baseline`, alternated with it, each first in turn) `repeat` times."""
+    measured = []
+    for round_ in range(repeat):
+        pair = [("shipped", workspace.project), ("baseline", workspace.baseline_project)]
+        if round_ % 2:
+            pair.reverse()
+        for name, project in pair:
+            if project is not None:
+                command = ["scripts/policy-check", STACK]
+                measured.append(workspace.run(f"{name}, {state}", command, cwd=project))
+    return measured
 
 
 def create_group(workspace: Workspace) -> Measured:
@@ -203,7 +231,8 @@ def row(n: int, resources: int, m: Measured) -> str:
     cpu = m.cpu
     return (
         f"| {n} | {resources} | {m.label} | {cpu.wall:.1f} | {cpu.engine:.1f} | "
-        f"{cpu.program:.1f} | {cpu.provider:.1f} | {m.pack:.1f} | {m.returncode} |"
+        f"{cpu.program:.1f} | {cpu.provider:.1f} | {m.pack:.1f} | "
+        f"{cpu.engine + cpu.program + cpu.provider + m.pack:.1f} | {m.load:.1f} | {m.returncode} |"
     )
 
 
@@ -226,20 +255,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--without-pack", action="store_true", help="also time the stock preview without the pack"
     )
     parser.add_argument("--keep", type=Path, help="keep the projects under this directory")
+    parser.add_argument(
+        "--baseline", type=Path, help="a checkout whose scripts/policy-check runs alternated"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each entry point")
     args = parser.parse_args(argv)
     sizes = [int(part) for part in args.customers.split(",") if part]
 
     lines = [
         "| customers | resources | check | wall s | engine CPU s | program CPU s | "
-        "provider CPU s | pack+other CPU s | exit |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "provider CPU s | pack+other CPU s | total CPU s | load | exit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    walls: dict[tuple[int, str], float] = {}
+    walls: dict[tuple[int, str], list[float]] = {}
     notes: list[str] = []
     scratch = Path(tempfile.mkdtemp(prefix="tlz-policy-check-", dir=args.keep))
     try:
         for n in sizes:
-            workspace = Workspace(scratch / f"n{n}", n)
+            workspace = Workspace(scratch / f"n{n}", n, args.baseline)
             workspace.run(
                 "init",
                 [
@@ -262,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     notes += engine_profile(prefix)
                 if args.without_pack:
                     measured.append(workspace.run("no pack, all new", workspace.pulumi("preview")))
-            measured.append(shipped(workspace, "shipped, all new"))
+            measured += entry_points(workspace, "all new", args.repeat)
             if args.no_change:
                 created = create_group(workspace)
                 if created.returncode != 0:
@@ -270,11 +303,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else:
                     if n <= args.stock_up_to:
                         measured.append(stock(workspace, "stock, no change"))
-                    measured.append(shipped(workspace, "shipped, no change"))
+                    measured += entry_points(workspace, "no change", args.repeat)
             for m in measured:
                 lines.append(row(n, workspace.resources, m))
-                walls[(n, m.label)] = m.cpu.wall
-                if m.label.startswith(("stock", "shipped")) and m.returncode != 0:
+                walls.setdefault((n, m.label), []).append(m.cpu.wall)
+                if m.label.startswith(("stock", "shipped", "baseline")) and m.returncode != 0:
                     notes.append(f"N={n} {m.label} exited {m.returncode}:\n{m.output[-2000:]}")
                 print(lines[-1], flush=True)
     finally:
@@ -282,12 +315,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
     print()
     print("\n".join(lines))
-    for (n, label), wall in sorted(walls.items()):
-        if label.startswith("shipped") and (n, label.replace("shipped", "stock")) in walls:
-            ratio = wall / walls[(n, label.replace("shipped", "stock"))]
-            print(f"N={n} {label}: {ratio:.2f} x the stock command's wall time")
+    median = {key: statistics.median(values) for key, values in walls.items()}
+    for (n, label), wall in sorted(median.items()):
+        for other in ("stock", "baseline"):
+            reference = median.get((n, label.replace("shipped", other)))
+            if label.startswith("shipped") and reference:
+                print(f"N={n} {label}: {wall / reference:.2f} x the {other} command's wall time")
     for label in ("shipped, all new", "shipped, no change"):
-        points = sorted((n, wall) for (n, lab), wall in walls.items() if lab == label)
+        points = sorted((n, wall) for (n, lab), wall in median.items() if lab == label)
         if len(points) >= 2:
             (n0, w0), (n1, w1) = points[0], points[-1]
             print(f"{label}: {w1 / w0:.2f} x the wall time for {n1 / n0:.1f} x the customers")

@@ -16,6 +16,9 @@ pattern for patching a third-party internal:
 
 A refused config fails `Configure` with INVALID_ARGUMENT; the CLI stops before the program
 runs, printing `configuring policy pack "twilio-guardrails": <the problems>`.
+
+The same installed servicer converts the stack's resources once for all rules rather than once
+per rule (stack_analysis.py), under the same version guard.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
+
+from twilio_guardrails.stack_analysis import analysing_once
 
 CHECKED_VERSIONS: Final = frozenset({"1.21.0"})
 
@@ -60,7 +65,7 @@ def hold_config(rules: Mapping[str, Sequence[str]]) -> bool:
     if getattr(stock, "_twilio_guardrails_guarded", False):
         return True
     # The patch itself: mypy sees a class of the SDK being replaced by a plain `type`.
-    sdk._PolicyAnalyzerServicer = _guarded(stock, rules)  # type: ignore[misc, assignment]
+    sdk._PolicyAnalyzerServicer = _guarded(analysing_once(stock), rules)  # type: ignore[misc, assignment]
     return True
 
 

@@ -11,7 +11,7 @@ The `audit` command runs the same functions on what it reads from a live Twilio 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +52,7 @@ class Rule:
 
     def policy(self) -> StackValidationPolicy:
         def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-            estate = from_policy_resources(args.resources)
+            estate = _estate_of(args.resources)
             for violation in self.run(estate, args.get_config()):
                 report_violation(violation.message, violation.urn)
 
@@ -64,6 +64,19 @@ class Rule:
             enforcement_level=EnforcementLevel.MANDATORY,
             config_schema=self.config_schema,
         )
+
+
+# The last resource list converted, and its estate. The pack's servicer hands every rule the
+# same list object in one AnalyzeStack call (stack_analysis.py), so the estate is built once
+# per call; holding the list keeps its identity from being reused by another.
+_last_converted: tuple[Sequence[Any], Estate] | None = None
+
+
+def _estate_of(resources: Sequence[Any]) -> Estate:
+    global _last_converted
+    if _last_converted is None or _last_converted[0] is not resources:
+        _last_converted = (resources, from_policy_resources(resources))
+    return _last_converted[1]
 
 
 @dataclass(frozen=True)

@@ -267,3 +267,23 @@ def test_the_same_key_in_different_mappings_is_fine() -> None:
         "b": {"x": 2},
         "c": [{"x": 1}, {"x": 2}],
     }
+
+
+def test_libyamls_parser_reads_stack_files_as_the_pure_python_one() -> None:
+    # read_stack_yaml parses with libyaml when PyYAML has it (speed) and reports problems in
+    # the pure-Python parser's words: both must read every shipped stack file the same.
+    from architecture import loading
+
+    assert loading._FAST_LOADER is not None, "PyYAML without libyaml: the fast path is off"
+    root = Path(__file__).resolve().parents[3]
+    files = [*root.glob("Pulumi.*.yaml"), *root.glob("examples/**/Pulumi.*.yaml")]
+    assert len(files) >= 3
+    for path in files:
+        text = path.read_text()
+        pure = loading.StackYamlLoader(text)
+        pure.duplicate_keys = []
+        assert loading.read_stack_yaml(text, str(path)) == pure.get_single_data(), path
+    assert issubclass(loading._FAST_LOADER, yaml.CSafeLoader)
+    with pytest.raises(ArchitectureError) as twice:
+        read_stack_yaml("a: 1\nb: 2\na: 3\n", "inline")
+    assert 'line 3: mapping key "a" already defined at line 1' in str(twice.value)

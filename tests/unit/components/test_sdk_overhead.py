@@ -99,3 +99,47 @@ def test_a_preview_records_no_stack_trace(monkeypatch: pytest.MonkeyPatch) -> No
     capture = sdk_overhead._project_frames_only(walk, "file:///project/")
     monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: True)
     assert list(capture().frames) == []
+
+
+def test_a_resource_classs_output_types_are_the_sdks_computed_once() -> None:
+    from pulumi import _types
+
+    from providers.messaging_service import MessagingService
+    from providers.phone_number import PhoneNumber
+
+    calls: list[type] = []
+
+    def counted(resource_cls: type) -> dict[str, type]:
+        calls.append(resource_cls)
+        return _types.resource_types(resource_cls)
+
+    resource_types = sdk_overhead.per_class_types(counted)
+    for cls in (MessagingService, PhoneNumber, MessagingService, PhoneNumber):
+        types = resource_types(cls)
+        assert types == _types.resource_types(cls) and "sid" in types
+        types.clear()  # each caller has its own copy
+    assert calls == [MessagingService, PhoneNumber]
+
+
+def test_a_stateless_provider_is_pickled_once_with_the_sdks_bytes() -> None:
+    from pulumi.dynamic import dynamic
+
+    from providers.messaging_service import MessagingServiceProvider
+    from providers.subaccount import SubaccountProvider
+
+    pickled: list[object] = []
+
+    def counted(provider: object) -> str:
+        pickled.append(provider)
+        return dynamic.serialize_provider(provider)
+
+    serialize = sdk_overhead.per_class_pickle(counted)
+    for cls in (MessagingServiceProvider, SubaccountProvider, MessagingServiceProvider):
+        assert serialize(cls()) == dynamic.serialize_provider(cls())
+    assert [type(p) for p in pickled] == [MessagingServiceProvider, SubaccountProvider]
+
+    with_state = MessagingServiceProvider()
+    with_state.note = "captured"  # type: ignore[attr-defined]
+    assert serialize(with_state) == dynamic.serialize_provider(with_state)
+    assert serialize(with_state) != serialize(MessagingServiceProvider())
+    assert pickled[-1] is with_state and len(pickled) == 4
