@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import identity_tags
 from architecture import identity
 from architecture.model import (
     COLLECTOR,
@@ -214,10 +215,10 @@ class _Namer:
         self._key = tenant.key
 
     def tag(self, logical_name: str) -> str:
-        return identity.identity_tag(self._project, self._stack, self._key, logical_name)
+        return identity_tags.identity_tag(self._project, self._stack, self._key, logical_name)
 
     def friendly_name(self, human: str, logical_name: str) -> str:
-        return identity.friendly_name(human, self.tag(logical_name))
+        return identity_tags.friendly_name(human, self.tag(logical_name))
 
 
 def _plan_account(

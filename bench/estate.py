@@ -59,9 +59,9 @@ from bench.measure import (
     twilio_calls,
 )
 from bench.provider_host import STOCK_WORKERS, write_plugin_dir
+from devkit.emulator_process import EmulatorProcess
+from devkit.program import BIN_DIR, VENV_DIR, copy_program
 from emulator.inventory import LOCAL_AREA_CODES
-from tests.support.emulator_process import EmulatorProcess
-from tests.support.pulumi_cli import BIN_DIR, VENV_DIR, copy_program
 
 PROJECT = "twilio-landing-zone"
 PASSPHRASE = "twilio-landing-zone-bench"

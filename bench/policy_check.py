@@ -48,7 +48,14 @@ PROJECT = "twilio-landing-zone"
 STACK = "prod"
 PASSPHRASE = "twilio-landing-zone-bench"
 COLLECTOR_URL = "https://hooks.example.com/twilio/status"
-PROGRAM = ("architecture", "components", "providers", "emulator", "__main__.py")
+PROGRAM = (
+    "architecture",
+    "components",
+    "providers",
+    "twilio_access",
+    "identity_tags",
+    "__main__.py",
+)
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 

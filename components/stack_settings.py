@@ -9,7 +9,12 @@ from pulumi.runtime import config as runtime_config
 
 from architecture import ArchitectureError, StackSettings, load_config_values
 from components.secrets_guard import guard_inputs, refusal
-from providers.credentials import ACCOUNT_SID_KEY, AUTH_TOKEN_KEY, CredentialsError, describe_source
+from twilio_access.credentials import (
+    ACCOUNT_SID_KEY,
+    AUTH_TOKEN_KEY,
+    CredentialsError,
+    describe_source,
+)
 
 # The exit code with which a Pulumi program says it already reported its error (the language
 # host then adds no "unhandled error" line of its own).

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from architecture import identity
+import identity_tags
 from architecture.planner import PlannedAccount, PlannedApiKey
 from components.delivery_tracking import DeliveryTracking, DeliveryTrackingArgs
 from components.messaging import UseCaseMessaging, UseCaseMessagingArgs
@@ -94,7 +94,7 @@ def _api_key(
     # Each key generation (kind, rotation) has its own tag: during a rotation the new key
     # must not mistake the old one, still in use, for an orphan of its own.
     generation = f"{key.logical_name}/{key.kind}/r{key.rotation}"
-    tag = identity.identity_tag(args.project, args.stack, key.account_key, generation)
+    tag = identity_tags.identity_tag(args.project, args.stack, key.account_key, generation)
     human = key.friendly_name.rsplit(" [", 1)[0]
     return ApiKey(
         key.logical_name,
@@ -104,7 +104,7 @@ def _api_key(
         kind=key.kind,
         permissions=list(key.permissions),
         rotation=key.rotation,
-        friendly_name=identity.friendly_name(human, tag),
+        friendly_name=identity_tags.friendly_name(human, tag),
         tag=tag,
         state_mark=args.state_mark,
         opts=opts,

@@ -20,7 +20,7 @@ from estate import report
 from estate.audit import audit
 from estate.config import ConfigError, load_config
 from estate.reader import ReadOptions
-from providers.credentials import CredentialsError, resolve_parent_credentials
+from twilio_access.credentials import CredentialsError, resolve_parent_credentials
 
 
 def _positive(text: str) -> int:

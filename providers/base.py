@@ -18,8 +18,8 @@ from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 from pydantic import BaseModel, ValidationError
 
-from providers.credentials import TwilioSession, resolve_parent_credentials
 from providers.errors import TwilioResourceError
+from twilio_access.credentials import TwilioSession, resolve_parent_credentials
 
 T = TypeVar("T")
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from architecture.identity import parse_state_mark, parse_tag
+from identity_tags import parse_state_mark, parse_tag
 from providers.created_here import CREATED_HERE
 from providers.errors import TwilioResourceError
-from providers.transport import UnknownOutcomeError
+from twilio_access.transport import UnknownOutcomeError
 
 T = TypeVar("T")
 

@@ -16,7 +16,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from architecture.identity import with_state_mark, without_state_mark
+from identity_tags import with_state_mark, without_state_mark
 from providers.base import TwilioProvider, declared
 from providers.consistency import read_settled
 from providers.errors import TwilioResourceError, describe_failure, is_not_found, twilio_code

@@ -76,11 +76,31 @@ class UnknownOutcomeError(Exception):
         self.url = url
 
 
+class AccountGate:
+    """At most `per_account` requests in flight per signing account (the username of the
+    request's Basic auth), as Twilio's own limits apply per account."""
+
+    def __init__(self, per_account: int) -> None:
+        self.per_account = per_account
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._lock = threading.Lock()
+
+    def slot(self, auth: tuple[str, str] | None) -> threading.BoundedSemaphore:
+        account = auth[0] if auth else ""
+        with self._lock:
+            slot = self._slots.get(account)
+            if slot is None:
+                slot = self._slots[account] = threading.BoundedSemaphore(self.per_account)
+            return slot
+
+
 class RetryingHttpClient(HttpClient):
     """Wraps another twilio HttpClient (the real one, or the emulator router)."""
 
-    _semaphores: dict[str, threading.BoundedSemaphore] = {}
-    _semaphores_lock = threading.Lock()
+    # One gate per size for the whole process: every client of a provider process shares
+    # its accounts' slots, whichever resource's call built it.
+    _gates: dict[int, AccountGate] = {}
+    _gates_lock = threading.Lock()
 
     def __init__(
         self,
@@ -94,13 +114,12 @@ class RetryingHttpClient(HttpClient):
         self._sleep = sleep
 
     def _slot(self, auth) -> threading.BoundedSemaphore:
-        account = auth[0] if auth else ""
-        with self._semaphores_lock:
-            semaphore = self._semaphores.get(account)
-            if semaphore is None:
-                semaphore = threading.BoundedSemaphore(self.policy.per_account_concurrency)
-                self._semaphores[account] = semaphore
-            return semaphore
+        size = self.policy.per_account_concurrency
+        with self._gates_lock:
+            gate = self._gates.get(size)
+            if gate is None:
+                gate = self._gates[size] = AccountGate(size)
+        return gate.slot(auth)
 
     def request(
         self,
