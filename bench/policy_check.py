@@ -40,7 +40,7 @@ if __package__ in (None, ""):
 import yaml
 
 from architecture import build_plan, load_stack_config
-from bench.estate import customer_keys, tenant
+from bench.estate_shape import customer_keys, tenant
 from bench.measure import CpuSampler, CpuUse
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,7 +3,7 @@
 They are not secrets: they open nothing but an emulator bound to 127.0.0.1, and they are fixed so
 that a stack with no Twilio credentials configured works against the emulator out of the box.
 The emulator holds the same values in its own `emulator/defaults.py` (it imports nothing of the
-product); tests/unit/twilio_access/test_dev_defaults.py holds the two equal.
+product); tests/unit/test_emulator_boundary.py holds the two equal.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.estate import customer_keys, write_stack_file
+from bench.estate_shape import customer_keys, write_stack_file
 from tests.support.emulator_process import running_emulator
 from tests.support.reliability import (
     assert_exactly_declared,
