@@ -46,13 +46,13 @@ from bench.estate_profile import run_profile
 from bench.estate_report import print_report
 from bench.estate_runs import (
     PULUMI_DEFAULTS,
+    STOCK_WORKERS,
     LayoutResult,
     OpResult,
     Settings,
     run_floor_once,
     run_layout,
 )
-from bench.provider_host import STOCK_WORKERS
 from devkit.program import BIN_DIR, VENV_DIR
 
 # --- the command line -----------------------------------------------------------------------

@@ -34,10 +34,12 @@ from bench.measure import (
     routes_delta,
     twilio_calls,
 )
-from bench.provider_host import STOCK_WORKERS, write_plugin_dir
 from devkit.emulator_process import EmulatorProcess
-from devkit.program import BIN_DIR, VENV_DIR, copy_program
+from devkit.program import BIN_DIR, copy_program
 
+# Pulumi's own dynamic-provider host serves 4 operations at once; the project's host
+# (tools/provider_host, which every run here uses) serves TLZ_PROVIDER_WORKERS.
+STOCK_WORKERS = 4
 STOCK_PARALLEL = 8  # the CLI's default --parallel on this 2-core machine (`pulumi up --help`)
 
 
@@ -150,14 +152,6 @@ class Run:
                 ["patch", "-p1", "-s", "-d", str(self.project_dir), "-i", str(patch.resolve())],
                 check=True,
             )
-        plugin_dir = write_plugin_dir(self.root / "plugin", str(VENV_DIR / "bin" / "python"))
-        (self.project_dir / "Pulumi.yaml").write_text(
-            f"name: {PROJECT}\n"
-            "runtime:\n  name: python\n  options:\n    toolchain: pip\n"
-            f"    virtualenv: {VENV_DIR}\n"
-            "plugins:\n  providers:\n"
-            f"    - name: pulumi-python\n      path: {plugin_dir}\n"
-        )
         for stack, keys in stacks.items():
             write_stack_file(self.project_dir, stack, keys)
 
