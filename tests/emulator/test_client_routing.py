@@ -1,4 +1,4 @@
-"""providers/client.py: the official client pointed at the emulator for every Twilio domain."""
+"""twilio_access/client.py: the official client pointed at the emulator for every Twilio domain."""
 
 from __future__ import annotations
 
