@@ -1,8 +1,8 @@
-"""Retries and per-account concurrency for every Twilio request the project makes.
+"""Retries and per-account concurrency for the Twilio requests of the providers, the collector
+and estate (audit).
 
 The official client has no back-off of its own (its `max_retries` only reaches an https
-adapter), so this layer wraps whatever HTTP client talks to Twilio or the emulator (the
-providers, the collector and estate build their clients on it):
+adapter), so this layer wraps whatever HTTP client talks to Twilio or the emulator:
 
 - 429 is always retried: Twilio did not process the request. `Retry-After` is honoured.
 - 5xx and dropped connections are retried only when repeating the request is harmless:
