@@ -1,13 +1,6 @@
 """The declared estate of a stack: validated models and the pure planner (no Pulumi, no Twilio)."""
 
 from architecture.errors import ArchitectureError
-from architecture.identity import (
-    FRIENDLY_NAME_LIMIT,
-    friendly_name,
-    identity_tag,
-    parse_tag,
-    render_tag,
-)
 from architecture.loading import (
     PROJECT,
     load_architecture,
@@ -37,6 +30,13 @@ from architecture.planner import (
     PlannedSenderPool,
     PlannedService,
     build_plan,
+)
+from identity_tags import (
+    FRIENDLY_NAME_LIMIT,
+    friendly_name,
+    identity_tag,
+    parse_tag,
+    render_tag,
 )
 
 __all__ = [

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import identity_tags
 from architecture import identity
 from architecture.model import (
     COLLECTOR,
@@ -228,7 +229,7 @@ class _Namer:
         self._transfers = settings.architecture.transfers
 
     def tag(self, logical_name: str) -> str:
-        return identity.identity_tag(self._project, self._stack, self._key, logical_name)
+        return identity_tags.identity_tag(self._project, self._stack, self._key, logical_name)
 
     def adopted(self, logical_name: str) -> str | None:
         return self._adopt.get(logical_name)
@@ -246,7 +247,7 @@ class _Namer:
         see, exactly as declared (its SID is its identity)."""
         if self.adopted(logical_name):
             return human
-        return identity.friendly_name(human, self.tag(logical_name))
+        return identity_tags.friendly_name(human, self.tag(logical_name))
 
 
 def _plan_account(
@@ -296,7 +297,7 @@ def _key_friendly_name(namer: _Namer, tenant: Tenant, key: ApiKey, logical_name:
     if key.rotation == 0:
         return namer.friendly_name(human, logical_name)
     # A later generation is always a key we mint: tagged.
-    return identity.friendly_name(human, namer.tag(logical_name))
+    return identity_tags.friendly_name(human, namer.tag(logical_name))
 
 
 def _plan_service(

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.emulator_process import REPO_ROOT, EmulatorProcess
+from devkit.emulator_process import REPO_ROOT, EmulatorProcess
 
 CREDENTIALS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
 

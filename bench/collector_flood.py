@@ -35,7 +35,7 @@ from urllib.parse import urlencode
 from twilio.request_validator import RequestValidator
 
 from bench.collector_load import STATUS_PATH, _Connection, _free_port
-from tests.support.emulator_process import EmulatorProcess
+from devkit.emulator_process import EmulatorProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -253,7 +253,7 @@ def run_flood(
 ) -> FloodResult:
     import httpx
 
-    from tests.collector.support import collector_environment, collector_process
+    from devkit.collector_process import collector_environment, collector_process
 
     with EmulatorProcess(workdir / "emulator") as emulator:
         account = emulator.client().api.v2010.accounts.create(friendly_name="flood target")

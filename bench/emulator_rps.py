@@ -27,9 +27,9 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emulator.defaults import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN
-from providers.client import build_client
-from tests.support.emulator_process import EmulatorProcess
+from devkit.emulator_process import EmulatorProcess
+from twilio_access.client import build_client
+from twilio_access.dev_defaults import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN
 
 
 @dataclass(frozen=True)

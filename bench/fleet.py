@@ -30,10 +30,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.estate import area_code_of, customer_keys
+from bench.estate_shape import area_code_of, customer_keys
 from bench.floor import run_floor
 from bench.measure import CpuSampler, CpuUse, twilio_calls
-from emulator.defaults import DEV_ACCOUNT_SID
 from fleet.catalog import (
     ARCHITECTURE,
     CustomerSpec,
@@ -45,6 +44,7 @@ from fleet.catalog import (
 )
 from tests.support.emulator_process import EmulatorProcess
 from tests.support.pulumi_cli import BIN_DIR, REPO_ROOT, VENV_DIR, copy_program
+from twilio_access.dev_defaults import DEV_ACCOUNT_SID
 
 PASSPHRASE = "twilio-landing-zone-local"
 

@@ -29,8 +29,8 @@ if __package__ in (None, ""):
 
 from twilio.rest import Client
 
-from emulator.defaults import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN
-from providers.client import build_client
+from twilio_access.client import build_client
+from twilio_access.dev_defaults import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN
 
 THREADS = 16
 USE_CASES = ("notifications", "verification")

@@ -6,7 +6,8 @@
   `emulator`, `other`. A process's last fraction of a second before it exits can be missed, so
   `CpuUse.engine` is the exact CPU of every finished child (getrusage) minus the sampled Python
   roles: whatever the sampler missed is counted as engine time.
-- `provider_summary` reads the provider host's per-call records (bench/provider_host.py).
+- `provider_summary` reads the provider host's per-call records
+  (tools/provider_host/call_recorder.py).
 - `twilio_calls` counts the emulator's Twilio routes (its admin API is not counted).
 """
 

@@ -46,7 +46,7 @@ if __package__ in (None, ""):
 import yaml
 
 from architecture import build_plan, load_stack_config
-from bench.estate import customer_keys, tenant
+from bench.estate_shape import customer_keys, tenant
 from bench.measure import CpuSampler, CpuUse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +54,14 @@ PROJECT = "twilio-landing-zone"
 STACK = "prod"
 PASSPHRASE = "twilio-landing-zone-bench"
 COLLECTOR_URL = "https://hooks.example.com/twilio/status"
-PROGRAM = ("architecture", "components", "providers", "emulator", "__main__.py")
+PROGRAM = (
+    "architecture",
+    "components",
+    "providers",
+    "twilio_access",
+    "identity_tags",
+    "__main__.py",
+)
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 

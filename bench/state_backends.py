@@ -33,15 +33,9 @@ if __package__ in (None, ""):
 import psycopg
 from sqlalchemy.engine import make_url
 
-from bench.estate import (
-    PROJECT,
-    BenchTimeout,
-    Run,
-    Settings,
-    clean_environment,
-    customer_keys,
-    scratch,
-)
+from bench.estate import clean_environment, scratch
+from bench.estate_runs import BenchTimeout, Run, Settings
+from bench.estate_shape import PROJECT, customer_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = "isv"

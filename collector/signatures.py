@@ -24,7 +24,7 @@ from collector.accounts import AccountDirectory, EstateAccount
 
 if TYPE_CHECKING:
     from collector.events import FormParams
-    from providers.credentials import TwilioSession
+    from twilio_access.credentials import TwilioSession
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class TwilioTokenSource:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> TwilioTokenSource:
         # Imported here so the rest of the collector runs (and is tested) without the clients.
-        from providers.credentials import TwilioSession, resolve_parent_credentials
+        from twilio_access.credentials import TwilioSession, resolve_parent_credentials
 
         return cls(TwilioSession(resolve_parent_credentials({}, environ)))
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from providers.credentials import TwilioSession
+    from twilio_access.credentials import TwilioSession
 
 SPEND_CATEGORIES = ("sms", "mms")
 
@@ -65,7 +65,7 @@ class TwilioUsageSource:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> TwilioUsageSource:
-        from providers.credentials import TwilioSession, resolve_parent_credentials
+        from twilio_access.credentials import TwilioSession, resolve_parent_credentials
 
         return cls(TwilioSession(resolve_parent_credentials({}, environ)))
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from architecture import ArchitectureError, read_stack_file
-from emulator.defaults import DEV_ACCOUNT_SID
-from providers.credentials import ACCOUNT_SID_KEY, AUTH_TOKEN_KEY
+from twilio_access.credentials import ACCOUNT_SID_KEY, AUTH_TOKEN_KEY
+from twilio_access.dev_defaults import DEV_ACCOUNT_SID
 
 # The passphrase the README and the Makefile give for the local emulator demo.
 DOCUMENTED_LOCAL_PASSPHRASE = "twilio-landing-zone-local"

@@ -6,26 +6,30 @@ from pathlib import Path
 from typing import NoReturn
 
 import pulumi
-from pulumi.runtime import config as runtime_config
 
 from architecture import ArchitectureError, StackSettings, load_config_values
 from components.exit_codes import BAIL_EXIT_CODE
+from components.sdk_config import secret_config_keys, stack_config_values
 from components.secrets_guard import guard_inputs, refusal
-from providers.credentials import ACCOUNT_SID_KEY, AUTH_TOKEN_KEY, CredentialsError, describe_source
+from twilio_access.credentials import (
+    ACCOUNT_SID_KEY,
+    AUTH_TOKEN_KEY,
+    CredentialsError,
+    describe_source,
+)
 
 
 def load_settings() -> StackSettings:
     """Validate the stack file's estate; a bad one stops the run with every problem named,
     before any resource is registered."""
-    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    secret_keys = [key for key in values if runtime_config.is_config_secret(key)]
-    secret_keys += runtime_config.get_config_secret_keys_env()
+    values = stack_config_values()
+    secret_keys = secret_config_keys(values)
     try:
         return load_config_values(
             values,
             stack=pulumi.get_stack(),
             project=pulumi.get_project(),
-            secret_keys=tuple(secret_keys),
+            secret_keys=secret_keys,
         )
     except ArchitectureError as error:
         _stop(str(error))
@@ -33,7 +37,7 @@ def load_settings() -> StackSettings:
 
 def announce_credentials() -> None:
     """One line at the start of a run: which Twilio this stack talks to."""
-    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    values = stack_config_values()
     try:
         notice = describe_source(
             account_sid=values.get(ACCOUNT_SID_KEY),
@@ -47,7 +51,7 @@ def announce_credentials() -> None:
 def refuse_real_credentials_behind_the_local_passphrase() -> None:
     """Stop before anything is registered when real Twilio credentials are configured and
     the stack's secrets use the passphrase the README prints (components/secrets_guard.py)."""
-    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    values = stack_config_values()
     stack = pulumi.get_stack()
     problem = refusal(guard_inputs(values, stack, Path.cwd()), stack)
     if problem:

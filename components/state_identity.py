@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from architecture.identity import state_mark
+from identity_tags import state_mark
 
 PULUMI_CLOUD = "https://api.pulumi.com"
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from architecture import identity
+import identity_tags
 from architecture.planner import PlannedAccount, PlannedApiKey
 from components.delivery_tracking import DeliveryTracking, DeliveryTrackingArgs
 from components.messaging import UseCaseMessaging, UseCaseMessagingArgs
@@ -95,7 +95,7 @@ def _api_key(
     # Each key generation (kind, rotation) has its own tag: during a rotation the new key
     # must not mistake the old one, still in use, for an orphan of its own.
     generation = f"{key.logical_name}/{key.kind}/r{key.rotation}"
-    tag = identity.identity_tag(args.project, args.stack, key.account_key, generation)
+    tag = identity_tags.identity_tag(args.project, args.stack, key.account_key, generation)
     if key.adopt_sid:
         # Adopted: it keeps its name, and Twilio never returns its secret.
         friendly_name = key.friendly_name
@@ -105,7 +105,7 @@ def _api_key(
             "managed key with a secret",
         )
     else:
-        friendly_name = identity.friendly_name(key.friendly_name.rsplit(" [", 1)[0], tag)
+        friendly_name = identity_tags.friendly_name(key.friendly_name.rsplit(" [", 1)[0], tag)
     return ApiKey(
         key.logical_name,
         account_key=key.account_key,

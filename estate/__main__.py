@@ -22,7 +22,7 @@ from estate.audit import audit
 from estate.config import ConfigError, load_config
 from estate.discover import discover, groups
 from estate.reader import ReadOptions, read_estate
-from providers.credentials import CredentialsError, resolve_parent_credentials
+from twilio_access.credentials import CredentialsError, resolve_parent_credentials
 
 
 def _positive(text: str) -> int:

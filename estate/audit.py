@@ -7,7 +7,7 @@ from estate.findings import Finding, findings_of
 from estate.model import Estate
 from estate.reader import ReadOptions, read_estate
 from estate.rulebook import judge, pack_rules
-from providers.credentials import ParentCredentials
+from twilio_access.credentials import ParentCredentials
 
 
 def judge_estate(estate: Estate, config: AuditConfig | None = None) -> list[Finding]:

@@ -16,7 +16,7 @@ Each account's reads are signed with its own credentials (the subaccount's auth 
 with the parent's list of accounts), so every account's own limit carries its own load and
 v1 APIs, which act on the signing account, see that account. The HTTP layer refuses anything
 but GET, allows at most `concurrency` requests in flight per signing account, and retries 429s
-after their Retry-After (providers.transport). Accounts are read `concurrency` at a time.
+after their Retry-After (twilio_access.transport). Accounts are read `concurrency` at a time.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ from twilio.rest import Client
 from estate import traffic
 from estate.environments import PRODUCTION, environment_of
 from estate.model import Account, ApiKey, Estate, ParentTraffic, PhoneNumber, Sender, Service
-from providers.client import build_client, make_http_client
-from providers.credentials import ParentCredentials
-from providers.transport import RetryingHttpClient, RetryPolicy
+from twilio_access.client import build_client, make_http_client
+from twilio_access.credentials import ParentCredentials
+from twilio_access.transport import AccountGate, RetryingHttpClient, RetryPolicy
 
 T = TypeVar("T")
 
@@ -83,18 +83,9 @@ class ReadOnlyHttpClient(HttpClient):
         super().__init__(logger=inner.logger, is_async=False, timeout=inner.timeout)
         self.inner = inner
         self.per_account = per_account
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
-        self._lock = threading.Lock()
+        self._gate = AccountGate(per_account)
+        self._count_lock = threading.Lock()
         self.requests = 0
-
-    def _slot(self, auth: tuple[str, str] | None) -> threading.BoundedSemaphore:
-        account = auth[0] if auth else ""
-        with self._lock:
-            self.requests += 1
-            slot = self._slots.get(account)
-            if slot is None:
-                slot = self._slots[account] = threading.BoundedSemaphore(self.per_account)
-            return slot
 
     def request(
         self,
@@ -109,7 +100,9 @@ class ReadOnlyHttpClient(HttpClient):
     ) -> Response:
         if method.upper() not in {"GET", "HEAD"}:
             raise WriteRefusedError(f"the audit is read-only; refused {method} {url}")
-        with self._slot(auth):
+        with self._count_lock:
+            self.requests += 1
+        with self._gate.slot(auth):
             return self.inner.request(
                 method, url, params, data, headers, auth, timeout, allow_redirects
             )

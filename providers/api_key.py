@@ -26,7 +26,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from architecture.identity import with_state_mark, without_state_mark
+from identity_tags import with_state_mark, without_state_mark
 from providers.adoption import API_KEY_SID, AdoptionError, fetch_adopted, not_there
 from providers.base import TwilioProvider, declared, joined
 from providers.consistency import read_settled
@@ -44,7 +44,7 @@ from providers.identity import (
     tagged,
     wait_for,
 )
-from providers.transport import UnknownOutcomeError
+from twilio_access.transport import UnknownOutcomeError
 
 PERMISSION_PATTERN = r"^/twilio/[a-z0-9-]+(/[a-z0-9-]+)+$"
 

@@ -25,7 +25,6 @@ from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 from pydantic import BaseModel, ValidationError
 
-from providers.credentials import TwilioSession, resolve_parent_credentials
 from providers.errors import TwilioResourceError, debugging, twilio_errors
 from providers.identity import (
     LOST_ANSWER_OUTPUT,
@@ -35,6 +34,7 @@ from providers.identity import (
     sweep_due,
     wait_until_settled,
 )
+from twilio_access.credentials import TwilioSession, resolve_parent_credentials
 
 T = TypeVar("T")
 

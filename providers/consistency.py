@@ -7,29 +7,12 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from twilio.base.exceptions import TwilioException
-
-from providers.errors import is_not_found
+from twilio_access.consistency import settle
 
 T = TypeVar("T")
 
-SETTLE_SECONDS = 8.0
 # An object created this long ago or less may still read as 404; an older one that 404s is gone.
 RECENT_SECONDS = 60.0
-
-
-def settle(call: Callable[[], T], seconds: float = SETTLE_SECONDS) -> T:
-    """Retry a read that answers 404 until `seconds` have passed since the first try."""
-    deadline = time.monotonic() + seconds
-    delay = 0.1
-    while True:
-        try:
-            return call()
-        except TwilioException as error:
-            if not is_not_found(error) or time.monotonic() >= deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 2.0)
 
 
 def read_settled(call: Callable[[], T], props: dict) -> T:

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
-from providers.transport import UnknownOutcomeError
+from twilio_access.transport import UnknownOutcomeError
 
 T = TypeVar("T")
 

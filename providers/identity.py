@@ -1,7 +1,7 @@
 """Find-and-adopt: how a create that may already have happened avoids making a twin, without
 ever taking what another Pulumi state manages.
 
-Every object we create carries its identity tag in its FriendlyName (architecture.identity),
+Every object we create carries its identity tag in its FriendlyName (identity_tags),
 and the mark of the state that created it (`[tlz:<tag>:<state mark>]`). A create first looks
 for its tag. What it finds is adopted only when the evidence says an interrupted run of this
 same state left it: it carries this state's mark and was created within the recovery window
@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from architecture.identity import parse_state_mark, parse_tag
+from identity_tags import parse_state_mark, parse_tag
 from providers.created_here import CREATED_HERE
 from providers.errors import TWILIO_FAILURES, TwilioResourceError, is_not_found
-from providers.transport import UnknownOutcomeError
+from twilio_access.transport import UnknownOutcomeError
 
 T = TypeVar("T")
 

@@ -14,7 +14,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field
 
-from architecture.identity import with_state_mark, without_state_mark
+from identity_tags import with_state_mark, without_state_mark
 from providers.adoption import SERVICE_SID, fetch_adopted, not_there
 from providers.base import TwilioProvider, declared, joined
 from providers.consistency import read_settled

@@ -17,7 +17,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from twilio.base.exceptions import TwilioException
 
-from architecture.identity import with_state_mark, without_state_mark
+from identity_tags import with_state_mark, without_state_mark
 from providers.adoption import NUMBER_SID, AdoptionError, fetch_adopted, not_there
 from providers.base import TwilioProvider, declared
 from providers.consistency import read_settled

@@ -22,11 +22,11 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from twilio.base.exceptions import TwilioException
 
-from architecture.identity import parse_tag
+from identity_tags import parse_tag
 from providers.base import TwilioProvider, declared
 from providers.created_here import CREATED_HERE
 from providers.errors import TwilioResourceError, twilio_code, unless_gone
-from providers.transport import UnknownOutcomeError
+from twilio_access.transport import UnknownOutcomeError
 
 MAX_SENDERS = 400  # Twilio's default pool limit (21714)
 ALREADY_IN_THIS_SERVICE = 21710

@@ -26,8 +26,8 @@ from typing import Any
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
-from providers.client import build_client
-from providers.credentials import resolve_parent_credentials
+from twilio_access.client import build_client
+from twilio_access.credentials import resolve_parent_credentials
 
 FINAL = {"delivered", "undelivered", "failed"}
 # Twilio's magic test destination numbers are not special here: any E.164 number is accepted.

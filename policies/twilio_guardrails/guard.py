@@ -11,7 +11,7 @@ pattern for patching a third-party internal:
 - version guard: only the pulumi-policy versions this was checked against
   (`CHECKED_VERSIONS`); any other version keeps the stock behaviour and says so on stderr
   (the CLI shows a pack's stderr), the entry points' own check still holding;
-- tests: one fails when the pinned SDK changes (tests/policies/test_guard.py), one proves
+- tests: one fails when the pinned SDK changes (tests/policies/test_config_guard.py), one proves
   the effect through the real CLI (tests/policies/test_policy_pack_e2e.py).
 
 A refused config fails `Configure` with INVALID_ARGUMENT; the CLI stops before the program

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +17,15 @@ from twilio.request_validator import RequestValidator
 
 from collector.app import CollectorApp, CollectorConfig, build_app
 from collector.events import StatusEvent, parse_form, status_event_from
+
+# The collector process runner lives in devkit (bench uses it too); tests import it from here.
+from devkit.collector_process import (  # noqa: F401
+    CollectorProcess,
+    collector_cli,
+    collector_environment,
+    collector_process,
+    free_port,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,12 +86,6 @@ def event(
     return status_event_from(parse_form(urlencode(params).encode()), received_at_us=int(at_s * 1e6))
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @dataclass
 class RunningCollector:
     app: CollectorApp
@@ -135,95 +133,3 @@ def running_collector(config: CollectorConfig) -> Iterator[RunningCollector]:
     finally:
         server.should_exit = True
         thread.join(30)
-
-
-@dataclass
-class CollectorProcess:
-    """`python -m collector serve` as a subprocess (the CLI exactly as a user runs it)."""
-
-    process: subprocess.Popen
-    base_url: str
-    log_path: Path
-
-    @property
-    def status_url(self) -> str:
-        return self.base_url + "/twilio/status"
-
-    def health(self) -> dict:
-        return httpx.get(self.base_url + "/healthz", timeout=5).json()
-
-    def log(self) -> str:
-        return self.log_path.read_text("utf-8", "replace")
-
-
-def collector_environment(emulator_url: str) -> dict[str, str]:
-    """No Twilio credentials: the collector falls back to the emulator, as the providers do."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
-    env["TWILIO_EMULATOR_URL"] = emulator_url
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
-def collector_cli(args: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "collector", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        **kwargs,
-    )
-
-
-@contextmanager
-def collector_process(
-    database_url: str,
-    env: dict[str, str],
-    workdir: Path,
-    extra_args: tuple[str, ...] = (),
-    port: int | None = None,
-) -> Iterator[CollectorProcess]:
-    port = port or free_port()
-    log_path = workdir / "collector.log"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "collector",
-                "serve",
-                "--port",
-                str(port),
-                "--db",
-                database_url,
-                *extra_args,
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    running = CollectorProcess(process, f"http://127.0.0.1:{port}", log_path)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the collector exited at start:\n{running.log()}")
-            try:
-                if running.health()["status"] == "ok":
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the collector did not start:\n{running.log()}")
-            time.sleep(0.05)
-        yield running
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)

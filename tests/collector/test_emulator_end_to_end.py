@@ -18,7 +18,6 @@ from twilio.rest import Client
 from collector.events import parse_form
 from collector.storage.database import create_database_engine
 from collector.storage.schema import messages, status_events
-from providers.client import build_client
 from tests.collector.support import (
     CollectorProcess,
     callback_params,
@@ -30,6 +29,7 @@ from tests.collector.support import (
     sign,
 )
 from tests.support.emulator_process import EmulatorProcess, running_emulator
+from twilio_access.client import build_client
 
 SETTLED = {"delivered", "undelivered", "failed"}
 

@@ -11,9 +11,9 @@ import pytest
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from providers.client import EmulatorHttpClient, emulator_route
 from tests.emulator.spec_validation import SPEC_FILES, load_spec, validate_response
 from tests.support.emulator_process import EmulatorProcess
+from twilio_access.client import EmulatorHttpClient, emulator_route
 
 # Fast delivery so lifecycle tests take milliseconds, quick callback retries. A2P reviews wait a
 # minute unless a test shortens them (registration_step_ms) or decides them (admin API).

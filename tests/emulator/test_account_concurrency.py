@@ -13,10 +13,14 @@ import pytest
 import requests
 
 from emulator.defaults import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN
-from providers.client import EmulatorHttpClient
-from providers.credentials import ParentCredentials, TwilioSession
-from providers.transport import RetryingHttpClient, RetryPolicy, parent_in_flight_from_environment
 from tests.support.emulator_process import EmulatorProcess, running_emulator
+from twilio_access.client import EmulatorHttpClient
+from twilio_access.credentials import ParentCredentials, TwilioSession
+from twilio_access.transport import (
+    RetryingHttpClient,
+    RetryPolicy,
+    parent_in_flight_from_environment,
+)
 
 CAP = 2
 

@@ -1,4 +1,4 @@
-"""providers/client.py: the official client pointed at the emulator for every Twilio domain."""
+"""twilio_access/client.py: the official client pointed at the emulator for every Twilio domain."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from twilio.http.http_client import TwilioHttpClient
 
 from emulator.defaults import DEFAULT_EMULATOR_URL, emulator_url_from_env
-from providers.client import EmulatorHttpClient, build_client, emulator_route, make_http_client
 from tests.support.emulator_process import REPO_ROOT, EmulatorProcess
+from twilio_access.client import EmulatorHttpClient, build_client, emulator_route, make_http_client
 
 EMU = "http://127.0.0.1:4010"
 

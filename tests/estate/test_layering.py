@@ -10,9 +10,9 @@ from pathlib import Path
 ESTATE = Path(__file__).resolve().parents[2] / "estate"
 ALLOWED_PROJECT = {
     "estate",
-    "providers.client",
-    "providers.credentials",
-    "providers.transport",
+    "twilio_access.client",
+    "twilio_access.credentials",
+    "twilio_access.transport",
     "twilio_guardrails",
 }
 FORBIDDEN = ("components", "architecture", "pulumi", "collector", "emulator", "bench", "scripts")

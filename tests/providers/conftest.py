@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from architecture.identity import friendly_name
+from identity_tags import friendly_name
 from tests.support.emulator_process import EmulatorProcess, running_emulator
 
 

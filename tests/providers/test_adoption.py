@@ -18,7 +18,7 @@ import secrets
 
 import pytest
 
-from architecture.identity import friendly_name, parse_state_mark, parse_tag, with_state_mark
+from identity_tags import friendly_name, parse_state_mark, parse_tag, with_state_mark
 from providers.api_key import ApiKeyProvider
 from providers.identity import (
     ADOPT_ENV,

@@ -8,7 +8,7 @@ import secrets
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from architecture.identity import parse_tag
+from identity_tags import parse_tag
 from providers.api_key import ApiKeyProvider
 from tests.providers.conftest import STATE_MARK, named
 from tests.support.estate import subaccount_client

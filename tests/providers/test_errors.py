@@ -16,9 +16,9 @@ from providers.errors import (
     unless_gone,
 )
 from providers.subaccount import SubaccountProvider
-from providers.transport import UnknownOutcomeError
 from tests.providers.conftest import STATE_MARK, named
 from tests.support.emulator_process import EmulatorProcess
+from twilio_access.transport import UnknownOutcomeError
 
 
 def inputs(tag: str) -> dict:

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from architecture.identity import parse_tag
+from identity_tags import parse_tag
 from providers.api_key import ApiKeyProvider
 from providers.default_messaging_service import DefaultMessagingServiceProvider
 from providers.errors import TwilioResourceError

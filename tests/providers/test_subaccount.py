@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from architecture.identity import parse_tag
+from identity_tags import parse_tag
 from providers.errors import TwilioResourceError
 from providers.subaccount import SubaccountProvider
 from tests.providers.conftest import STATE_MARK, named

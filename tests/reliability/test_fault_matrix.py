@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.estate import customer_keys, write_stack_file
+from bench.estate_shape import customer_keys, write_stack_file
 from providers.identity import LOST_ANSWER_WINDOW_ENV
 from tests.support.emulator_process import running_emulator
 from tests.support.reliability import (

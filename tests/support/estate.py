@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from twilio.rest import Client
 
-from architecture.identity import parse_tag
+from identity_tags import parse_tag
 from tests.support.emulator_process import EmulatorProcess
 
 

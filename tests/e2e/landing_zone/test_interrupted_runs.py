@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from architecture.identity import parse_tag
+from identity_tags import parse_tag
 from tests.support.emulator_process import EmulatorProcess, running_emulator
 from tests.support.estate import estate
 from tests.support.pulumi_cli import PulumiWorkspace, copy_program, pulumi_executable

@@ -7,7 +7,8 @@ from typing import Any
 
 from arch_samples import only_problem, problems_of, settings_of
 
-from architecture import adoption, build_plan, identity, model
+import identity_tags
+from architecture import adoption, build_plan, model
 
 ACCOUNT = "AC" + "1" * 32
 KEY = "SK" + "2" * 32
@@ -124,7 +125,7 @@ def test_the_plan_carries_the_sids_and_keeps_the_names_users_see() -> None:
     assert (service.adopt_sid, service.friendly_name) == (SERVICE, "Acme alerts")
     [number] = service.numbers
     assert (number.adopt_sid, number.friendly_name, number.phone_number) == (NUMBER, None, E164)
-    assert identity.parse_tag(service.friendly_name) is None
+    assert identity_tags.parse_tag(service.friendly_name) is None
 
 
 def test_a_rotated_key_is_minted_and_tagged() -> None:
@@ -147,7 +148,7 @@ def test_objects_not_adopted_keep_their_identity_tags() -> None:
     plan = build_plan(settings_of(estate, collector_url=None))
     [service] = plan.accounts[0].services
     assert service.adopt_sid is None
-    assert identity.parse_tag(service.friendly_name) == service.tag
+    assert identity_tags.parse_tag(service.friendly_name) == service.tag
 
 
 def moved_estate(source: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from architecture import (
     parse_tag,
     render_tag,
 )
-from architecture.identity import (
+from identity_tags import (
     parse_state_mark,
     state_mark,
     with_state_mark,

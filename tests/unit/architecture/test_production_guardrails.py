@@ -103,7 +103,7 @@ def test_a_service_declared_under_the_parent_is_reported_as_such() -> None:
 def test_a_stack_file_too_large_for_pulumi_to_pass_is_refused(tmp_path) -> None:
     # Pulumi passes the whole config in one environment variable, capped at 128 KiB by Linux:
     # the benchmark's 200-customer group (159 KB) could not start its program.
-    from bench.estate import customer_keys, stack_document
+    from bench.estate_shape import customer_keys, stack_document
 
     path = tmp_path / "Pulumi.prod-g01.yaml"
     path.write_text(yaml.safe_dump(stack_document(customer_keys(200))))

@@ -31,6 +31,8 @@ TABLE: list[tuple[object, str | None, str | None]] = [
     ("https://hooks.example.com/s\n", WHITESPACE, WHITESPACE),
     ("https://hooks.example.com/\u00a0s", WHITESPACE, WHITESPACE),
     ("https://hooks.example.com/\u2003s", WHITESPACE, WHITESPACE),
+    ("https://hooks .example.com/s", WHITESPACE, WHITESPACE),
+    ("https://hooks.example.com\u3000/s", WHITESPACE, WHITESPACE),
     # userinfo
     ("https://user:pw@hooks.example.com/s", CREDENTIALS, CREDENTIALS),
     ("https://user@hooks.example.com/s", CREDENTIALS, CREDENTIALS),
@@ -39,14 +41,20 @@ TABLE: list[tuple[object, str | None, str | None]] = [
     # internationalised names: Twilio gets the ASCII form
     ("https://bücher.example/s", "has a non-ASCII hostname", "has a non-ASCII hostname"),
     ("https://xn--bcher-kva.example/s", None, None),
+    ("https://HOOKS.xn--bcher-kva.example/s", None, None),
+    ("https://bücher.example:8443/s", "has a non-ASCII hostname", "has a non-ASCII hostname"),
+    ("http://localhost\u200b/s", "has a non-ASCII hostname", "has a non-ASCII hostname"),
     # ports
     ("https://hooks.example.com:0/s", "has port 0", "has port 0"),
     ("https://hooks.example.com:65536/s", "is not a valid URL", "is not a valid URL"),
     ("https://hooks.example.com:https/s", "is not a valid URL", "is not a valid URL"),
     ("http://localhost:0/s", "has port 0", "has port 0"),
+    ("https://hooks.example.com:65535/s", None, None),
+    ("https://hooks.example.com:/s", None, None),
     # underscores
     ("https://my_hooks.example.com/s", "has an underscore", "has an underscore"),
     ("https://hooks.example.com/my_path", None, None),
+    ("https://_dmarc.example.com/s", "has an underscore", "has an underscore"),
     # loopback, in every form an HTTP client accepts, plain http or https
     ("http://127.0.0.1:4020/twilio/status", None, LOOPBACK),
     ("https://127.0.0.1/s", None, LOOPBACK),
@@ -60,6 +68,11 @@ TABLE: list[tuple[object, str | None, str | None]] = [
     ("http://2130706433/s", None, LOOPBACK),
     ("http://[::1]:9/x", None, LOOPBACK),
     ("http://[::ffff:127.0.0.1]/x", None, LOOPBACK),
+    ("http://[::ffff:7f00:1]/x", None, LOOPBACK),
+    ("http://[0:0:0:0:0:0:0:1]/x", None, LOOPBACK),
+    ("http://127.0.0.1./s", None, LOOPBACK),
+    ("http://0/s", None, LOOPBACK),
+    ("http://017700000001/s", None, LOOPBACK),
     ("http://0.0.0.0:4020/s", None, LOOPBACK),
     ("http://[::]:4020/s", None, LOOPBACK),
     ("http://10.0.0.1/s", "must use https", "must use https"),

@@ -9,7 +9,7 @@ import requests
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
-from providers.transport import (
+from twilio_access.transport import (
     RetryingHttpClient,
     RetryPolicy,
     UnknownOutcomeError,

@@ -21,14 +21,19 @@ from typing import Any, TypeVar
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from emulator.defaults import (
+from twilio_access.client import build_client, make_http_client
+from twilio_access.consistency import settle
+from twilio_access.dev_defaults import (
     DEFAULT_EMULATOR_URL,
     DEV_ACCOUNT_SID,
     DEV_AUTH_TOKEN,
+    EMULATOR_URL_ENV,
 )
-from providers.client import build_client, make_http_client
-from providers.consistency import settle
-from providers.transport import RetryingHttpClient, RetryPolicy, parent_in_flight_from_environment
+from twilio_access.transport import (
+    RetryingHttpClient,
+    RetryPolicy,
+    parent_in_flight_from_environment,
+)
 
 T = TypeVar("T")
 
@@ -94,7 +99,7 @@ def resolve_parent_credentials(
             raise CredentialsError(
                 f"Twilio credentials in the {source} lack the {missing}: set both {names}."
             )
-    emulator_url = environ.get("TWILIO_EMULATOR_URL") or DEFAULT_EMULATOR_URL
+    emulator_url = environ.get(EMULATOR_URL_ENV) or DEFAULT_EMULATOR_URL
     return ParentCredentials(DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, emulator_url=emulator_url)
 
 

@@ -1,4 +1,5 @@
-"""Retries and per-account concurrency for every Twilio request the providers make.
+"""Retries and per-account concurrency for the Twilio requests of the providers, the collector
+and estate (audit).
 
 The official client has no back-off of its own (its `max_retries` only reaches an https
 adapter), so this layer wraps whatever HTTP client talks to Twilio or the emulator:
@@ -102,12 +103,31 @@ class UnknownOutcomeError(Exception):
         self.url = url
 
 
+class AccountGate:
+    """At most `per_account` requests in flight per signing account (the username of the
+    request's Basic auth), as Twilio's own limits apply per account."""
+
+    def __init__(self, per_account: int) -> None:
+        self.per_account = per_account
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._lock = threading.Lock()
+
+    def slot(self, auth: tuple[str, str] | None) -> threading.BoundedSemaphore:
+        account = auth[0] if auth else ""
+        with self._lock:
+            slot = self._slots.get(account)
+            if slot is None:
+                slot = self._slots[account] = threading.BoundedSemaphore(self.per_account)
+            return slot
+
+
 class RetryingHttpClient(HttpClient):
     """Wraps another twilio HttpClient (the real one, or the emulator router)."""
 
-    # Per (account, bound): every client of a process with the same bound shares one.
-    _semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
-    _semaphores_lock = threading.Lock()
+    # One gate per size for the whole process: every client of a provider process shares
+    # its accounts' slots, whichever resource's call built it.
+    _gates: dict[int, AccountGate] = {}
+    _gates_lock = threading.Lock()
 
     def __init__(
         self,
@@ -122,13 +142,12 @@ class RetryingHttpClient(HttpClient):
 
     def _slot(self, auth) -> threading.BoundedSemaphore:
         account = auth[0] if auth else ""
-        bound = self.policy.concurrency_for(account)
-        with self._semaphores_lock:
-            semaphore = self._semaphores.get((account, bound))
-            if semaphore is None:
-                semaphore = threading.BoundedSemaphore(bound)
-                self._semaphores[(account, bound)] = semaphore
-            return semaphore
+        size = self.policy.concurrency_for(account)
+        with self._gates_lock:
+            gate = self._gates.get(size)
+            if gate is None:
+                gate = self._gates[size] = AccountGate(size)
+        return gate.slot(auth)
 
     def request(
         self,
