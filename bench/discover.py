@@ -26,7 +26,7 @@ from architecture.loading import (
     read_stack_file,
 )
 from bench.audit import CREDENTIALS, seed
-from tests.support.emulator_process import REPO_ROOT, EmulatorProcess
+from devkit.emulator_process import REPO_ROOT, EmulatorProcess
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:

@@ -33,6 +33,8 @@ from pathlib import Path
 from bench.estate_shape import area_code_of, customer_keys
 from bench.floor import run_floor
 from bench.measure import CpuSampler, CpuUse, twilio_calls
+from devkit.emulator_process import EmulatorProcess
+from devkit.program import BIN_DIR, REPO_ROOT, VENV_DIR, copy_program
 from fleet.catalog import (
     ARCHITECTURE,
     CustomerSpec,
@@ -42,8 +44,6 @@ from fleet.catalog import (
     new_group_document,
     write_group,
 )
-from tests.support.emulator_process import EmulatorProcess
-from tests.support.pulumi_cli import BIN_DIR, REPO_ROOT, VENV_DIR, copy_program
 from twilio_access.dev_defaults import DEV_ACCOUNT_SID
 
 PASSPHRASE = "twilio-landing-zone-local"

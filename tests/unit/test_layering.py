@@ -41,10 +41,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     "tools": frozenset(),
     # Runs the emulator, the collector and program copies as processes, for tests and bench.
     "devkit": frozenset({"twilio_access"}),
+    # The fleet: groups of stacks through the Automation API; it validates stack files and
+    # policy configs itself (architecture, the pack's config reader) before calling the CLI.
+    "fleet": frozenset({"architecture", "twilio_guardrails"}),
     # Benchmarks: what they measure, and devkit to run it; never tests, never the emulator's
     # insides (they start it as a process, like the tests).
     "bench": frozenset(
-        {"architecture", "collector", "devkit", "identity_tags", "twilio_access"}
+        {"architecture", "collector", "devkit", "fleet", "identity_tags", "twilio_access"}
     ),
 }
 # Tests may import anything of the project.
