@@ -151,22 +151,20 @@ def describe_failure(kind: str, name: str, error: BaseException, doing: str) -> 
             "again: a create first looks for the object by its identity tag and adopts it, so "
             "no twin is made.",
         )
-    if isinstance(error, requests.Timeout):
+    if isinstance(error, requests.Timeout | requests.ConnectionError):
         host = urlsplit(getattr(error.request, "url", "") or "").netloc or "Twilio"
-        return TwilioResourceError(
-            kind,
-            name,
-            f"{doing} failed: {host} did not answer in time. Check the network (or that the "
-            "local emulator is running), then run `pulumi up` again.",
-        )
-    if isinstance(error, requests.ConnectionError):
-        host = urlsplit(getattr(error.request, "url", "") or "").netloc or "Twilio"
-        return TwilioResourceError(
-            kind,
-            name,
-            f"{doing} failed: cannot reach {host} (connection refused or dropped). Against the "
-            "local emulator, start it (`make emulator`); against Twilio, check the network.",
-        )
+        # A connect timeout is both: it reads as a timeout.
+        if isinstance(error, requests.Timeout):
+            what = (
+                f"{host} did not answer in time. Check the network (or that the local emulator "
+                "is running), then run `pulumi up` again."
+            )
+        else:
+            what = (
+                f"cannot reach {host} (connection refused or dropped). Against the local "
+                "emulator, start it (`make emulator`); against Twilio, check the network."
+            )
+        return TwilioResourceError(kind, name, f"{doing} failed: {what}")
     code = twilio_code(error)
     message = f"{doing} failed: {twilio_message(error).rstrip('.')}."
     advice = _advice(http_status(error))

@@ -38,14 +38,17 @@ def make_workspace(
     )
 
 
-def start_up(workspace: PulumiWorkspace, *args: str) -> subprocess.Popen[str]:
-    """`pulumi up` in the background, in its own process group; output kept in the returned
-    process's `log_path` attribute."""
-    log_path = workspace.state_dir / f"up-{time.monotonic_ns()}.log"
+def start_in_background(
+    workspace: PulumiWorkspace, label: str, command: list[str]
+) -> subprocess.Popen[str]:
+    """`command` from the project, in its own process group; its output in a log in the
+    workspace's state directory (where the secrets search looks), the returned process's
+    `log_path` attribute."""
+    log_path = workspace.state_dir / f"{label}-{time.monotonic_ns()}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [pulumi_executable(), "up", "--yes", "--skip-preview", *args, "--non-interactive"],
+            command,
             cwd=workspace.project_dir,
             env=workspace.env(),
             stdout=log,
@@ -55,6 +58,15 @@ def start_up(workspace: PulumiWorkspace, *args: str) -> subprocess.Popen[str]:
         )
     process.log_path = log_path  # type: ignore[attr-defined]
     return process
+
+
+def start_up(workspace: PulumiWorkspace, *args: str) -> subprocess.Popen[str]:
+    """`pulumi up` in the background (see start_in_background)."""
+    return start_in_background(
+        workspace,
+        "up",
+        [pulumi_executable(), "up", "--yes", "--skip-preview", *args, "--non-interactive"],
+    )
 
 
 def up_output(process: subprocess.Popen[str]) -> str:
@@ -109,19 +121,7 @@ def resume_stack(
 def start_resume_stack(
     workspace: PulumiWorkspace, stack: str = "dev", *up_args: str
 ) -> subprocess.Popen[str]:
-    """`scripts/resume-stack` in the background, in its own process group, its output in the
-    workspace's state directory (where the secrets search looks)."""
-    log_path = workspace.state_dir / f"resume-{time.monotonic_ns()}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [str(RESUME_STACK), stack, *(["--", *up_args] if up_args else [])],
-            cwd=workspace.project_dir,
-            env=workspace.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-    process.log_path = log_path  # type: ignore[attr-defined]
-    return process
+    """`scripts/resume-stack` in the background (see start_in_background)."""
+    return start_in_background(
+        workspace, "resume", [str(RESUME_STACK), stack, *(["--", *up_args] if up_args else [])]
+    )
