@@ -129,7 +129,9 @@ class Measured:
     @property
     def plan(self) -> str:
         """The preview's summary (`1602 unchanged`, `1 to update`, ...), one cell."""
-        found = re.findall(r"^\s+(\d+ (?:to \w+|unchanged))\s*$", self.output, re.MULTILINE)
+        found = re.findall(
+            r"^\s+[-+~]*\s*(\d+ (?:to \w+|unchanged))\s*$", self.output, re.MULTILINE
+        )
         return ", ".join(found) or "-"
 
 
