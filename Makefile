@@ -110,12 +110,13 @@ stop:
 bench: setup
 	$(VENV)/bin/python -m bench.estate --customers 10,50,100 --latency-ms 100 --layouts one,split --groups 4 --profile
 
-# The policy check of a new and of an unchanged 100/150-customer group, against the stock
-# command, CPU per role and the engine's profile (bench/policy_check.py), ~30 minutes.
-# BASELINE=<another checkout> also runs that checkout's scripts/policy-check, alternated.
+# The policy check of a new and of an unchanged 100/200-customer group (its tenants in a
+# catalog file), against the stock command, CPU per role and the engine's profile
+# (bench/policy_check.py), ~30 minutes. BASELINE=<another checkout, after its make setup> also
+# runs that checkout's scripts/policy-check, alternated.
 .PHONY: bench-policy-check
 bench-policy-check: setup
-	$(VENV)/bin/python -m bench.policy_check --customers 100,150 --no-change --profile \
+	$(VENV)/bin/python -m bench.policy_check --customers 100,200 --no-change --profile --catalog \
 		$(if $(BASELINE),--baseline $(BASELINE))
 
 # Existing accounts (README "Bring an existing account"): a read-only audit of the account the
@@ -168,3 +169,10 @@ fleet: setup
 
 bench-fleet: setup
 	$(VENV)/bin/python -m bench.fleet --customers $(FLEET_CUSTOMERS) --group-size 100 --latency-ms 100
+
+# One customer joining a 100-customer group: add-customer + changed + preview + up of the group
+# (bench/fleet_join.py); BASELINE=<another checkout, after its make setup>, alternated with it.
+.PHONY: bench-fleet-join
+bench-fleet-join: setup
+	$(VENV)/bin/python -m bench.fleet_join --customers 100 --latency-ms 100 --repeat 2 \
+		$(if $(BASELINE),--baseline $(BASELINE))

@@ -28,7 +28,8 @@ from architecture.rulebook import validate_tree
 PROJECT = "twilio-landing-zone"
 ARCHITECTURE_KEY = "architecture"
 COLLECTOR_URL_KEY = "collectorUrl"
-_OWN_KEYS = (ARCHITECTURE_KEY, COLLECTOR_URL_KEY)
+CATALOG_KEY = "catalog"
+_OWN_KEYS = (ARCHITECTURE_KEY, COLLECTOR_URL_KEY, CATALOG_KEY)
 
 
 class _RefusingDuplicateKeys:
@@ -143,7 +144,11 @@ def load_stack_config(
     if size > CONFIG_ENVIRONMENT_LIMIT:
         raise ArchitectureError([_too_large(config, size, project)], source)
     return load_config_values(
-        config, stack=stack or stack_name_of(path), project=project, source=source
+        config,
+        stack=stack or stack_name_of(path),
+        project=project,
+        source=source,
+        project_dir=Path(path).parent,
     )
 
 
@@ -171,8 +176,7 @@ def _too_large(config: Mapping[str, Any], size: int, project: str) -> str:
     return (
         f"config: {size:,} bytes as Pulumi passes it to the program (PULUMI_CONFIG), over the "
         f"{CONFIG_ENVIRONMENT_LIMIT:,} that Linux allows in one environment variable, so the "
-        "program could not start: split the tenants across more stacks"
-        + (fits if count else "")
+        "program could not start: split the tenants across more stacks" + (fits if count else "")
     )
 
 
@@ -183,12 +187,15 @@ def load_config_values(
     project: str = PROJECT,
     source: str | None = None,
     secret_keys: Collection[str] = (),
+    project_dir: Path | None = None,
 ) -> StackSettings:
     """Validate namespaced config values (`{"<project>:architecture": ..., ...}`).
 
     Accepts a stack file's `config:` mapping or the engine's PULUMI_CONFIG, where structured
     values arrive as JSON text and secrets arrive decrypted: pass the engine's secret keys
     (PULUMI_CONFIG_SECRET_KEYS) so they are left out like `{secure: ...}` values are.
+    A `<project>:catalog` names the file, relative to `project_dir` (the directory of the
+    stack file and of `Pulumi.yaml`; default: the working directory), holding the tenants.
     """
     prefix = f"{project}:"
     own = {key[len(prefix) :]: value for key, value in values.items() if key.startswith(prefix)}
@@ -209,6 +216,11 @@ def load_config_values(
         raise ArchitectureError(problems, source)
     architecture = _maybe_json(plain.pop(ARCHITECTURE_KEY))
     collector_url = plain.pop(COLLECTOR_URL_KEY, None)
+    catalog = plain.pop(CATALOG_KEY, None)
+    if catalog is not None:
+        architecture, source = with_catalog_tenants(
+            architecture, catalog, project_dir or Path.cwd(), prefix, source
+        )
     try:
         return load_architecture(
             architecture,
@@ -225,6 +237,77 @@ def load_config_values(
         if hint and any(unset in problem for problem in problems):
             problems.append(f"{prefix}{COLLECTOR_URL_KEY}: is not set{hint}")
         raise ArchitectureError(problems, source) from None
+
+
+# --- the tenants of a large group, in a catalog file beside the stack file --------------------
+#
+# Pulumi hands the whole stack config to the program in one environment variable (capped at
+# 128 KiB, about 165 customers) and to the dynamic provider as its inputs, which the engine
+# sends to the policy pack with every resource, three times. A group's tenants in a file of
+# their own keep the config a few hundred bytes at any group size: the program, and every
+# entry point that validates a stack file, reads them from there.
+
+CATALOG_SUFFIXES: Final = (".yaml", ".yml")
+
+
+def catalog_path(value: Any, project_dir: Path, prefix: str = f"{PROJECT}:") -> Path:
+    """The file a `<project>:catalog` value names; ArchitectureError (one line) when it is not
+    a relative YAML path inside the project."""
+    where = f"{prefix}{CATALOG_KEY}"
+    if not isinstance(value, str) or not value.strip():
+        raise ArchitectureError([f"{where}: expected the path of a YAML file, got {show(value)}"])
+    relative = Path(value)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise ArchitectureError(
+            [f"{where}: {value!r} must be a path inside the project, relative to Pulumi.yaml"]
+        )
+    if relative.suffix not in CATALOG_SUFFIXES:
+        raise ArchitectureError([f"{where}: {value!r} must name a .yaml file"])
+    return project_dir / relative
+
+
+def read_catalog(path: Path, source: str | None = None) -> list[Any]:
+    """The tenants a catalog file lists (`tenants: [...]`, read with Pulumi's YAML rules)."""
+    name = source or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ArchitectureError(["the stack's catalog file does not exist"], name) from None
+    except OSError as error:
+        raise ArchitectureError([f"cannot read the catalog: {error.strerror}"], name) from None
+    document = read_stack_yaml(text, name)
+    if not isinstance(document, Mapping) or set(document) != {"tenants"}:
+        keys = sorted(map(str, document)) if isinstance(document, Mapping) else show(document)
+        raise ArchitectureError(
+            [f"a catalog is a mapping with one key, 'tenants' (a list), got {keys}"], name
+        )
+    tenants = document["tenants"]
+    if not isinstance(tenants, list):
+        raise ArchitectureError([f"tenants: expected a list, got {show(tenants)}"], name)
+    return tenants
+
+
+def with_catalog_tenants(
+    architecture: Any, catalog: Any, project_dir: Path, prefix: str, source: str | None
+) -> tuple[Any, str]:
+    """The architecture with the catalog's tenants put in, and the source to name in errors."""
+    try:
+        path = catalog_path(catalog, project_dir, prefix)
+    except ArchitectureError as error:
+        raise ArchitectureError(error.problems, source) from None
+    described = f"{source} with {catalog}" if source else str(catalog)
+    if isinstance(architecture, Mapping) and "tenants" in architecture:
+        raise ArchitectureError(
+            [
+                f"{prefix}{ARCHITECTURE_KEY}.tenants: the tenants are listed in the catalog "
+                f"{catalog!r} ({prefix}{CATALOG_KEY}); declare them in one place, not both"
+            ],
+            source,
+        )
+    tenants = read_catalog(path, str(catalog))
+    if not isinstance(architecture, Mapping):
+        return architecture, described  # the model names what is wrong with it
+    return {**architecture, "tenants": tenants}, described
 
 
 def load_architecture(

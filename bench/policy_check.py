@@ -5,7 +5,7 @@ by process role (engine, program, provider host, policy pack).
 
     .venv/bin/python -m bench.policy_check --customers 100,200 [--no-change] [--profile]
     .venv/bin/python -m bench.policy_check --customers 100 --no-change --stock-up-to 0 \
-        --baseline /path/to/a/checkout/of/main --repeat 2
+        --baseline /path/to/a/checkout/of/main --repeat 2 [--catalog]
 
 Rows, per N (each in its own temporary project and file backend):
 - `stock`: `pulumi preview --policy-pack policies --policy-pack-config policies/config/prod.json`
@@ -14,10 +14,17 @@ Rows, per N (each in its own temporary project and file backend):
   in every row anyway (`pack+other`: the policy pack's process, and the entry point's checks);
 - `shipped`: `scripts/policy-check prod`, what `make policy-check` and the workflow run now;
 - `baseline` (with `--baseline CHECKOUT`): `scripts/policy-check prod` of another checkout (say
-  a worktree of main), its program, pack and entry point, on the same stack and state,
-  alternated with `shipped` (`--repeat` times each), so both see the same load;
-- with `--no-change`: the group is created first (`pulumi up` on an emulator at 0 ms), then
-  `stock`, `baseline` and `shipped` again, now with nothing to change.
+  a worktree of main, after its own `make setup`), its program, pack, entry point, virtualenv,
+  engine and provider host, on the same stack and state, alternated with `shipped`
+  (`--repeat` times each), so both see the same load;
+- with `--no-change`: the group is created first (`pulumi up` on an emulator at 0 ms; by the
+  baseline's program when there is one, so `shipped` then previews an estate the old code
+  made), then `stock`, `baseline` and `shipped` again, now with nothing to change. The
+  `plan` column is the preview's summary: a replace there would be a state incompatibility.
+- with `--catalog`: this checkout's stack file names a catalog file holding its tenants
+  (`twilio-landing-zone:catalog`, how the fleet writes groups); the baseline's stays inline.
+  On a shared state the catalog's preview updates Pulumi's default provider (its inputs are
+  the stack config, now without the tenants) and nothing else.
 `--profile` records the engine's CPU profile (`--profiling`, read with `go tool pprof`) during
 the stock preview of the largest N: where the engine's time goes.
 
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -54,6 +62,7 @@ PROJECT = "twilio-landing-zone"
 STACK = "prod"
 PASSPHRASE = "twilio-landing-zone-bench"
 COLLECTOR_URL = "https://hooks.example.com/twilio/status"
+CATALOG = f"catalogs/{STACK}.yaml"
 PROGRAM = (
     "architecture",
     "components",
@@ -65,9 +74,12 @@ PROGRAM = (
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
-def write_project(project: Path, customers: int, source_root: Path = ROOT) -> int:
+def write_project(
+    project: Path, customers: int, source_root: Path = ROOT, *, catalog: bool = False
+) -> int:
     """A copy of the program, the pack and the entry point of the checkout `source_root`, with
-    an N-customer stack file; the number of Twilio resources the plan implies."""
+    an N-customer stack file (its tenants in a catalog file with `catalog`); the number of
+    Twilio resources the plan implies."""
     project.mkdir(parents=True)
     for name in PROGRAM:
         source = source_root / name
@@ -80,20 +92,23 @@ def write_project(project: Path, customers: int, source_root: Path = ROOT) -> in
     shutil.copy2(source_root / "scripts" / "policy-check", project / "scripts" / "policy-check")
     (project / "Pulumi.yaml").write_text(
         f"name: {PROJECT}\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
-        f"    virtualenv: {ROOT / '.venv'}\n"
+        f"    virtualenv: {source_root / '.venv'}\n"
         f"plugins:\n  providers:\n    - name: pulumi-python\n"
         f"      path: {source_root / 'tools' / 'provider_host'}\n"
     )
-    document = {
-        "config": {
-            f"{PROJECT}:collectorUrl": COLLECTOR_URL,
-            f"{PROJECT}:architecture": {
-                "style": "isv",
-                "environments": ["production"],
-                "tenants": [tenant(key) for key in customer_keys(customers)],
-            },
-        }
+    tenants = [tenant(key) for key in customer_keys(customers)]
+    architecture: dict = {"style": "isv", "environments": ["production"]}
+    config: dict = {
+        f"{PROJECT}:collectorUrl": COLLECTOR_URL,
+        f"{PROJECT}:architecture": architecture,
     }
+    if catalog:
+        (project / "catalogs").mkdir()
+        (project / CATALOG).write_text(yaml.safe_dump({"tenants": tenants}, sort_keys=False))
+        config[f"{PROJECT}:catalog"] = CATALOG
+    else:
+        architecture["tenants"] = tenants
+    document = {"config": config}
     stack_file = project / f"Pulumi.{STACK}.yaml"
     stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
     return build_plan(load_stack_config(stack_file, PROJECT)).counts.resources
@@ -111,23 +126,35 @@ class Measured:
     def pack(self) -> float:
         return self.cpu.sampled.get("other", 0.0)
 
+    @property
+    def plan(self) -> str:
+        """The preview's summary (`1602 unchanged`, `1 to update`, ...), one cell."""
+        found = re.findall(
+            r"^\s+[-+~]*\s*(\d+ (?:to \w+|unchanged))\s*$", self.output, re.MULTILINE
+        )
+        return ", ".join(found) or "-"
+
 
 class Workspace:
-    def __init__(self, root: Path, customers: int, baseline: Path | None = None) -> None:
+    def __init__(
+        self, root: Path, customers: int, baseline: Path | None = None, catalog: bool = False
+    ) -> None:
         self.project = root / "project"
         self.state = root / "state"
-        self.resources = write_project(self.project, customers)
+        self.resources = write_project(self.project, customers, catalog=catalog)
         # The other checkout's copy: same project and stack names, so the same state.
+        self.baseline = baseline
         self.baseline_project = root / "baseline" if baseline else None
         if baseline and self.baseline_project:
             write_project(self.baseline_project, customers, baseline)
         (self.state / "backend").mkdir(parents=True)
         self.emulator_url = "http://127.0.0.1:1"  # a preview calls nothing; `up` sets its own
 
-    def env(self) -> dict[str, str]:
+    def env(self, checkout: Path = ROOT) -> dict[str, str]:
+        """The environment of a run of `checkout`'s engine, virtualenv and hosts."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "TWILIO_"))}
         env.update(
-            PATH=f"{ROOT / '.bin'}:{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}",
+            PATH=f"{checkout / '.bin'}:{checkout / '.venv' / 'bin'}:{env.get('PATH', '')}",
             PULUMI_BACKEND_URL=f"file://{self.state / 'backend'}",
             PULUMI_HOME=str(self.state / "home"),
             PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
@@ -141,11 +168,12 @@ class Workspace:
     def run(
         self, label: str, command: Sequence[str], cwd: Path | None = None, **extra_env: str
     ) -> Measured:
+        checkout = self.baseline if cwd and cwd == self.baseline_project else ROOT
         sampler = CpuSampler().start()
         completed = subprocess.run(
             list(command),
             cwd=cwd or self.project,
-            env={**self.env(), **extra_env},
+            env={**self.env(checkout or ROOT), **extra_env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -203,11 +231,14 @@ def create_group(workspace: Workspace) -> Measured:
         line = emulator.stdout.readline() if emulator.stdout else ""
         # "Twilio emulator listening on http://127.0.0.1:PORT (...)"
         workspace.emulator_url = line.split("listening on ", 1)[1].split()[0]
+        # The old code makes the estate when there is a baseline: the new code's previews
+        # then show whether they plan anything on what it made.
         return workspace.run(
             "up",
             workspace.pulumi(
                 "up", "--yes", "--skip-preview", "--parallel", "64", "--suppress-progress"
             ),
+            cwd=workspace.baseline_project,
             PULUMI_SKIP_CHECKPOINTS="true",
             TLZ_PROVIDER_WORKERS="64",
         )
@@ -239,7 +270,8 @@ def row(n: int, resources: int, m: Measured) -> str:
     return (
         f"| {n} | {resources} | {m.label} | {cpu.wall:.1f} | {cpu.engine:.1f} | "
         f"{cpu.program:.1f} | {cpu.provider:.1f} | {m.pack:.1f} | "
-        f"{cpu.engine + cpu.program + cpu.provider + m.pack:.1f} | {m.load:.1f} | {m.returncode} |"
+        f"{cpu.engine + cpu.program + cpu.provider + m.pack:.1f} | {m.load:.1f} | {m.returncode} | "
+        f"{m.plan} |"
     )
 
 
@@ -266,20 +298,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--baseline", type=Path, help="a checkout whose scripts/policy-check runs alternated"
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each entry point")
+    parser.add_argument(
+        "--catalog", action="store_true", help="this checkout's tenants in a catalog file"
+    )
     args = parser.parse_args(argv)
     sizes = [int(part) for part in args.customers.split(",") if part]
 
     lines = [
         "| customers | resources | check | wall s | engine CPU s | program CPU s | "
-        "provider CPU s | pack+other CPU s | total CPU s | load | exit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "provider CPU s | pack+other CPU s | total CPU s | load | exit | plan |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     walls: dict[tuple[int, str], list[float]] = {}
     notes: list[str] = []
     scratch = Path(tempfile.mkdtemp(prefix="tlz-policy-check-", dir=args.keep))
     try:
         for n in sizes:
-            workspace = Workspace(scratch / f"n{n}", n, args.baseline)
+            workspace = Workspace(scratch / f"n{n}", n, args.baseline, args.catalog)
             workspace.run(
                 "init",
                 [

@@ -1,7 +1,10 @@
 """The fleet's groups: production customers in `Pulumi.<prefix>NN.yaml` stack files.
 
-The group stack files are the data. `fleet.yaml` only says how a new customer and a new group
-are written. The rules of `add_customer`:
+The group stack files are the data: each lists its customers inline or, with `fleet.yaml`'s
+`catalog_dir`, names a catalog file that lists them (`twilio-landing-zone:catalog`, see
+architecture/loading.py), which keeps the config Pulumi hands the program and the policy pack
+small at any group size. `fleet.yaml` only says how a new customer and a new group are
+written. The rules of `add_customer`:
 - a customer key is unique across the fleet, and a customer's group never changes once
   assigned (its identity tags include the stack, so a move would mean new Twilio objects);
 - a new customer goes to the newest group (highest NN) while it has room: fewer than
@@ -24,15 +27,20 @@ import yaml
 from architecture.errors import ArchitectureError
 from architecture.loading import (
     ARCHITECTURE_KEY,
+    CATALOG_KEY,
     CONFIG_ENVIRONMENT_LIMIT,
     PROJECT,
+    catalog_path,
     config_environment_size,
+    load_config_values,
     load_stack_config,
+    read_catalog,
     read_stack_file,
 )
 
 FLEET_FILE = "fleet.yaml"
 ARCHITECTURE = f"{PROJECT}:{ARCHITECTURE_KEY}"
+CATALOG = f"{PROJECT}:{CATALOG_KEY}"
 DEFAULT_AREA_CODE = "415"
 
 
@@ -49,6 +57,8 @@ class FleetSettings:
     group_config: Mapping[str, Any]
     encryptionsalt: str | None
     customer: Mapping[str, Any]
+    # Where new groups list their customers (a folder of the project); None: inline.
+    catalog_dir: str | None = None
 
 
 def load_settings(project_dir: Path) -> FleetSettings:
@@ -68,6 +78,7 @@ def load_settings(project_dir: Path) -> FleetSettings:
         "group_config",
         "encryptionsalt",
         "customer",
+        "catalog_dir",
     }
     unknown = sorted(set(document) - known)
     if unknown:
@@ -85,6 +96,14 @@ def load_settings(project_dir: Path) -> FleetSettings:
     if not isinstance(policy, str):
         raise FleetError(f"{path}: policy_config: the path of a policy config file")
     salt = document.get("encryptionsalt")
+    catalog_dir = document.get("catalog_dir")
+    if catalog_dir is not None and (
+        not isinstance(catalog_dir, str)
+        or not catalog_dir.strip()
+        or Path(catalog_dir).is_absolute()
+        or ".." in Path(catalog_dir).parts
+    ):
+        raise FleetError(f"{path}: catalog_dir: a folder inside the project, like 'catalogs'")
     return FleetSettings(
         project_dir=project_dir,
         group_prefix=prefix,
@@ -93,6 +112,7 @@ def load_settings(project_dir: Path) -> FleetSettings:
         group_config=document["group_config"],
         encryptionsalt=salt if isinstance(salt, str) else None,
         customer=document["customer"],
+        catalog_dir=catalog_dir,
     )
 
 
@@ -104,6 +124,10 @@ class Group:
 
     def tenants(self) -> list[Mapping[str, Any]]:
         return tenants_of(read_group_document(self.path), self.path)
+
+    def catalog(self) -> Path | None:
+        """The catalog file listing the group's customers; None when they are inline."""
+        return catalog_of(read_group_document(self.path), self.path)
 
     def customer_keys(self) -> list[str]:
         return [str(tenant.get("key")) for tenant in self.tenants()]
@@ -138,10 +162,26 @@ def read_group_document(path: Path) -> dict[str, Any]:
     return document
 
 
+def catalog_of(document: Mapping[str, Any], path: Path) -> Path | None:
+    value = document["config"].get(CATALOG)
+    if value is None:
+        return None
+    try:
+        return catalog_path(value, path.parent)
+    except ArchitectureError as error:
+        raise FleetError(f"{path.name}: {error.problems[0]}") from None
+
+
 def tenants_of(document: Mapping[str, Any], path: Path) -> list[Mapping[str, Any]]:
     architecture = document["config"].get(ARCHITECTURE)
     if not isinstance(architecture, Mapping):
         raise FleetError(f"{path.name}: config: {ARCHITECTURE} is missing")
+    catalog = catalog_of(document, path)
+    if catalog is not None:
+        try:
+            return read_catalog(catalog, str(catalog.relative_to(path.parent)))
+        except ArchitectureError as error:
+            raise FleetError(error.report().replace("\n  - ", " ").splitlines()[0]) from None
     tenants = architecture.get("tenants") or []
     if not isinstance(tenants, list):
         raise FleetError(f"{path.name}: {ARCHITECTURE}.tenants: expected a list")
@@ -188,6 +228,17 @@ def new_group_document(settings: FleetSettings, tenant: Mapping[str, Any]) -> di
     return document
 
 
+def new_catalog_group(
+    settings: FleetSettings, tenant: Mapping[str, Any], name: str
+) -> tuple[dict[str, Any], str]:
+    """A new group's stack file naming its catalog, and the catalog's path in the project."""
+    document = new_group_document(settings, tenant)
+    del document["config"][ARCHITECTURE]["tenants"]
+    catalog = f"{settings.catalog_dir}/{name}.yaml"
+    document["config"][CATALOG] = catalog
+    return document, catalog
+
+
 def _copy(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {key: _copy(item) for key, item in value.items()}
@@ -215,6 +266,37 @@ def write_group(path: Path, document: Mapping[str, Any], stack: str) -> None:
     os.replace(spare, path)
 
 
+CATALOG_HEADER = (
+    "# The customers of a group (python -m fleet add-customer writes it; fleet.yaml). Its stack\n"
+    "# file names this catalog; a customer's group never changes.\n"
+)
+
+
+def write_catalog(
+    settings: FleetSettings,
+    stack_document: Mapping[str, Any],
+    catalog: str,
+    tenants: list[Mapping[str, Any]],
+    stack: str,
+) -> None:
+    """The catalog of a group, validated with its stack file's config as `pulumi up` reads
+    them, then put in place in one rename."""
+    path = settings.project_dir / catalog
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spare = path.with_name(f".{path.stem}.new{path.suffix}")
+    spare.write_text(
+        CATALOG_HEADER + yaml.safe_dump({"tenants": list(tenants)}, sort_keys=False, width=100)
+    )
+    config = {**stack_document["config"], CATALOG: str(spare.relative_to(settings.project_dir))}
+    try:
+        load_config_values(config, stack=stack, project_dir=settings.project_dir)
+    except ArchitectureError as error:
+        spare.unlink()
+        lines = error.report().splitlines()
+        raise FleetError(f"{catalog} would be invalid: {' '.join(lines[1:2] or lines)}") from None
+    os.replace(spare, path)
+
+
 def add_customer(settings: FleetSettings, spec: CustomerSpec) -> tuple[Group, bool]:
     """Put the customer in the newest group with room (or a new group); return the group and
     whether the group is new. Nothing is written when the customer is refused."""
@@ -229,22 +311,44 @@ def add_customer(settings: FleetSettings, spec: CustomerSpec) -> tuple[Group, bo
     if groups:
         newest = groups[-1]
         document = read_group_document(newest.path)
-        tenants_of(document, newest.path).append(tenant)
-        architecture = document["config"][ARCHITECTURE]
-        architecture["tenants"] = tenants_of(document, newest.path)
-        if has_room_after(settings, document, newest.path):
-            write_group(newest.path, document, newest.name)
-            return newest, False
+        catalog = catalog_of(document, newest.path)
+        if catalog is not None:
+            tenants = [*tenants_of(document, newest.path), tenant]
+            if has_room_for(settings, document, len(tenants)):
+                relative = str(catalog.relative_to(settings.project_dir))
+                write_catalog(settings, document, relative, tenants, newest.name)
+                return newest, False
+        else:
+            tenants_of(document, newest.path).append(tenant)
+            architecture = document["config"][ARCHITECTURE]
+            architecture["tenants"] = tenants_of(document, newest.path)
+            if has_room_after(settings, document, newest.path):
+                write_group(newest.path, document, newest.name)
+                return newest, False
     number = groups[-1].number + 1 if groups else 1
     name = group_name(settings, number)
     path = settings.project_dir / f"Pulumi.{name}.yaml"
-    write_group(path, new_group_document(settings, tenant), name)
+    if settings.catalog_dir is None:
+        write_group(path, new_group_document(settings, tenant), name)
+    else:
+        document, catalog_name = new_catalog_group(settings, tenant, name)
+        write_catalog(settings, document, catalog_name, [tenant], name)
+        try:
+            write_group(path, document, name)
+        except FleetError:
+            (settings.project_dir / catalog_name).unlink()
+            raise
     return Group(name, number, path), True
 
 
 def has_room_after(settings: FleetSettings, document: Mapping[str, Any], path: Path) -> bool:
     """Whether a group still fits with the customer just appended to `document`."""
-    count = len(tenants_of(document, path))
+    return has_room_for(settings, document, len(tenants_of(document, path)))
+
+
+def has_room_for(settings: FleetSettings, document: Mapping[str, Any], count: int) -> bool:
+    """Whether a group of `count` customers with this stack file is within the limits (the
+    config of a catalog group stays small whatever its size)."""
     if count > settings.max_customers_per_group:
         return False
     return config_environment_size(document["config"]) <= CONFIG_ENVIRONMENT_LIMIT

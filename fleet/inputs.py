@@ -1,8 +1,9 @@
 """What a group's result depends on, and which groups a change touches.
 
-A group's inputs are its stack file, its policy config (policies/config/<group>.json, else the
-fleet's default) and the code every group shares: the program (and what it imports), the
-provider and language hosts, and the policy pack. A change to shared code touches every group.
+A group's inputs are its stack file (and the catalog it names, if any), its policy config
+(policies/config/<group>.json, else the fleet's default) and the code every group shares:
+the program (and what it imports), the provider and language hosts, and the policy pack. A
+change to shared code touches every group.
 
 `fingerprint` hashes those inputs as they are on disk; `fleet up` records it in the update's
 message, so a later run can tell a converged group (its last update succeeded with these very
@@ -80,7 +81,9 @@ def shared_code_digest(project_dir: Path) -> str:
 
 def fingerprint(settings: FleetSettings, group: Group) -> str:
     digest = hashlib.sha256(shared_code_digest(settings.project_dir).encode())
-    for path in (group.path, policy_config_of(settings, group.name)):
+    catalog = group.catalog()
+    inputs = (group.path, *([catalog] if catalog else []), policy_config_of(settings, group.name))
+    for path in inputs:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:20]
 
@@ -139,8 +142,12 @@ def changed_groups(settings: FleetSettings, base: str) -> tuple[list[ChangedGrou
             config = policy_config_of(settings, group.name)
             config_name = str(config.relative_to(settings.project_dir))
             own_config = f"{POLICY_CONFIGS}{group.name}.json"
+            catalog = group.catalog()
+            catalog_name = str(catalog.relative_to(settings.project_dir)) if catalog else None
             if group.path.name in changed:
                 chosen.append(ChangedGroup(group.name, f"{group.path.name} changed"))
+            elif catalog_name in changed:
+                chosen.append(ChangedGroup(group.name, f"{catalog_name} changed"))
             elif config_name in changed or own_config in changed:
                 chosen.append(ChangedGroup(group.name, f"{config_name} changed"))
     present = {group.name for group in groups}

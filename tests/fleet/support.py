@@ -19,7 +19,9 @@ def git(project: Path, *args: str) -> str:
     ).stdout
 
 
-def fleet_project(directory: Path, *, max_per_group: int = 2) -> Path:
+def fleet_project(directory: Path, *, max_per_group: int = 2, catalogs: bool = False) -> Path:
+    """New groups list their customers inline, unless `catalogs` (the shipped fleet.yaml's
+    `catalog_dir`)."""
     project = copy_program(directory, stack_files=False)
     shutil.copytree(
         REPO_ROOT / "policies",
@@ -28,6 +30,9 @@ def fleet_project(directory: Path, *, max_per_group: int = 2) -> Path:
     )
     text = (REPO_ROOT / "fleet.yaml").read_text()
     assert "max_customers_per_group: 150" in text
+    assert "\ncatalog_dir: catalogs\n" in text
+    if not catalogs:
+        text = text.replace("\ncatalog_dir: catalogs\n", "\n")
     (project / "fleet.yaml").write_text(
         text.replace("max_customers_per_group: 150", f"max_customers_per_group: {max_per_group}")
     )

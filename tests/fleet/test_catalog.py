@@ -25,8 +25,13 @@ from fleet.catalog import (
 from tests.support.pulumi_cli import REPO_ROOT
 
 
-def settings_in(directory: Path, max_per_group: int) -> FleetSettings:
+def settings_in(directory: Path, max_per_group: int, *, catalogs: bool = False) -> FleetSettings:
+    """The shipped fleet.yaml with another group size; groups with their customers inline
+    unless `catalogs` (the shipped setting, tests/fleet/test_catalog_groups.py)."""
     text = (REPO_ROOT / "fleet.yaml").read_text()
+    assert "\ncatalog_dir: catalogs\n" in text
+    if not catalogs:
+        text = text.replace("\ncatalog_dir: catalogs\n", "\n")
     (directory / "fleet.yaml").write_text(
         text.replace("max_customers_per_group: 150", f"max_customers_per_group: {max_per_group}")
     )

@@ -261,3 +261,34 @@ def test_a_group_killed_mid_run_is_resumed_by_the_next_up(
     assert len(names) == len(set(names)) == 2 and numbers == 8, names  # adopted, no twins
     preview = run_fleet(project, "preview", env=env)
     assert preview.returncode == 0 and "no change" in preview.stdout, preview.stdout
+
+
+def test_catalog_groups_converge_and_a_catalog_edit_reruns_only_its_group(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    # The shipped fleet.yaml's layout: each group's customers in catalogs/<group>.yaml.
+    project = fleet_project(tmp_path / "project", catalogs=True)
+    env = fleet_env(tmp_path / "state", emulator.url)
+    customers = CUSTOMERS[:3]
+    assert add_customers(project, customers, env) == ["prod-g01", "prod-g01", "prod-g02"]
+    assert (project / "catalogs" / "prod-g02.yaml").is_file()
+
+    up = run_fleet(project, "up", "--parent-in-flight", str(PARENT_BUDGET), env=env)
+    assert up.returncode == 0, up.stderr + up.stdout
+    assert summary_rows(up.stdout) == dict.fromkeys(GROUPS[:2], "done")
+    names, numbers = estate(emulator)
+    assert len(names) == len(customers) and numbers == 4 * len(customers)
+
+    catalog = project / "catalogs" / "prod-g02.yaml"
+    catalog.write_text(catalog.read_text().replace("display_name: Charlie", "display_name: C Co"))
+    rerun = run_fleet(project, "up", env=env)
+    assert rerun.returncode == 0, rerun.stderr + rerun.stdout
+    assert summary_rows(rerun.stdout) == {"prod-g01": "skipped", "prod-g02": "done"}
+    names, _ = estate(emulator)
+    assert any(name.startswith("C Co") for name in names), names
+
+    calls = emulator.stats()["total"]
+    preview = run_fleet(project, "preview", env=env)
+    assert preview.returncode == 0, preview.stderr
+    assert preview.stdout.count("no change") == 2
+    assert emulator.stats()["total"] == calls

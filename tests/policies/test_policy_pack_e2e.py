@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.pulumi_cli import (
     REPO_ROOT,
@@ -298,3 +299,32 @@ def test_policy_check_names_a_stack_file_error_as_such(tmp_path: Path):
         completed.stderr
     )
     assert "[mandatory]" not in completed.stderr + completed.stdout
+
+
+def test_policy_check_reads_the_tenants_of_a_catalog_stack(tmp_path: Path):
+    project = tmp_path / "landing-zone"
+    _copy_landing_zone(project, "prod", REPO_ROOT / "Pulumi.prod.yaml")
+    stack_file = project / "Pulumi.prod.yaml"
+    document = yaml.safe_load(stack_file.read_text())
+    tenants = document["config"]["twilio-landing-zone:architecture"].pop("tenants")
+    document["config"]["twilio-landing-zone:catalog"] = "catalogs/prod.yaml"
+    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    catalog = project / "catalogs" / "prod.yaml"
+    catalog.parent.mkdir()
+    text = yaml.safe_dump({"tenants": tenants}, sort_keys=False)
+    catalog.write_text(text.replace("kind: restricted", "kind: standard", 1))
+    workspace = PulumiWorkspace(project_dir=project, state_dir=tmp_path / "state")
+    workspace.init_stack("prod")
+
+    refused = _policy_check(project, workspace, "prod")
+    assert refused.returncode == 2, refused
+    assert refused.stderr.startswith("Pulumi.prod.yaml with catalogs/prod.yaml: "), refused
+    assert "  - tenants[0].api_keys[0]" in refused.stderr, refused
+    assert "'standard' in production; production keys are restricted" in refused.stderr
+
+    catalog.write_text(text)
+    completed = _policy_check(project, workspace, "prod")
+    assert completed.returncode == 0, completed
+    assert PACK_LINE in completed.stdout and "[mandatory]" not in completed.stdout
+    for kind in ("Subaccount", "ApiKey", "MessagingService", "PhoneNumber", "SenderPool"):
+        assert f"pulumi-python:dynamic/twilio:{kind} " in completed.stdout, kind
