@@ -381,3 +381,31 @@ def test_a_create_whose_every_answer_is_lost_adopts_the_first_object(
         assert provider.diff(created.id, created.outs, inputs).changes
         provider.update(created.id, created.outs, inputs)
     assert _tagged_sids(emulator, provider_class, subaccount_sid, tag) == [created.id]
+
+
+def test_a_key_whose_every_mint_is_lost_deletes_those_keys_and_mints_once_more(
+    configured, emulator, subaccount_sid, monkeypatch
+) -> None:
+    """A key cannot be adopted (its secret came only with the lost answer): after the last
+    usual attempt the longer look deletes the keys the lost mints made, and one more mint
+    gives the key its secret. The next run's sweep deletes any the look could not see yet."""
+    monkeypatch.setenv(LOST_ANSWER_WINDOW_ENV, "0.3")
+    tag = secrets.token_hex(5)
+    provider = configured(ApiKeyProvider)
+    emulator.set_faults(
+        eventual_consistency_ms=LAG_MS,
+        script=["commit_then_500"] * CREATE_ATTEMPTS,
+        path_pattern=r"/Keys\.json$",
+        methods=["POST"],
+    )
+    created = provider.create(key_inputs(subaccount_sid, tag))
+    emulator.set_faults(eventual_consistency_ms=0, script=[])
+    assert created.outs["secret"]
+    assert created.outs["removed_twins"]["sids"]  # what the longer look found, deleted
+    left = _tagged_sids(emulator, ApiKeyProvider, subaccount_sid, tag)
+    assert created.id in left, left
+    inputs = key_inputs(subaccount_sid, tag)
+    if len(left) > 1:
+        assert provider.diff(created.id, created.outs, inputs).changes
+        provider.update(created.id, created.outs, inputs)
+    assert _tagged_sids(emulator, ApiKeyProvider, subaccount_sid, tag) == [created.id]
