@@ -158,7 +158,10 @@ def test_with_pulumis_own_4_workers_the_same_creates_take_4_s(tmp_path: Path) ->
 ENGINE_GONE_AT_ONCE = textwrap.dedent(
     """
     import os, subprocess, sys
-    provider = subprocess.Popen([sys.argv[1], "127.0.0.1:9"], start_new_session=True)
+    provider = subprocess.Popen(
+        [sys.argv[1], "127.0.0.1:9"], start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # ours close as we exit
+    )
     print(provider.pid, flush=True)
     os._exit(0)
     """
