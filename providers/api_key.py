@@ -36,6 +36,7 @@ from providers.identity import (
     CREATE_ATTEMPTS,
     Found,
     adopt_by_sid,
+    final_look_window,
     judge,
     lost_answer_record,
     made_recently,
@@ -193,17 +194,23 @@ class ApiKeyProvider(TwilioProvider):
                 return adopted, None, removed, False
         # A lost mint whose key never showed up in the window: it may show up later (a twin).
         unaccounted = False
-        for attempt in range(CREATE_ATTEMPTS):
+        # One mint more than other creates make: where their last look may adopt what the
+        # lost answers made, a key's can only delete it (its secret is gone), so the mint
+        # after that look is the key's equivalent.
+        for attempt in range(CREATE_ATTEMPTS + 1):
             try:
                 key = self._mint(inputs)
                 return key, key.secret, removed, unaccounted
             except UnknownOutcomeError:
-                if attempt + 1 == CREATE_ATTEMPTS:
+                if attempt == CREATE_ATTEMPTS:
                     raise
-            # Wait (within the lost-answer window) for the key the lost answer may have made.
+            # Wait (within the lost-answer window) for the key the lost answer may have made;
+            # after the last of the usual attempts, for longer (identity.final_look_window).
+            last_look = attempt + 1 == CREATE_ATTEMPTS
             cleared = wait_for(
                 lambda: self._find(inputs.account_sid, inputs.tag),
                 lambda found: self._clear_interrupted(inputs, found, removed, waiting=True),
+                final_look_window() if last_look else None,
             )
             unaccounted = unaccounted or cleared is None
             if cleared is not None and cleared is not True:

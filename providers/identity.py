@@ -223,19 +223,34 @@ def create_once(
         if adopted is not None:
             return Outcome(adopted, True, removed, False)
     for attempt in range(CREATE_ATTEMPTS):
+        last = attempt + 1 == CREATE_ATTEMPTS
         try:
             created = create()
             CREATED_HERE.add(created.sid)
             # Tried again only after a look that found nothing: that object may show up later.
             return Outcome(created, False, removed, attempt > 0)
         except UnknownOutcomeError:
-            if attempt + 1 == CREATE_ATTEMPTS:
+            # The answer was lost: the object may exist, and Twilio's lists may not show it
+            # yet. After the last attempt, look for longer (final_look_window).
+            adopted = wait_for(find, adopt_from, final_look_window() if last else None)
+            if adopted is not None:
+                return Outcome(adopted, True, removed, attempt > 0)
+            if last:
                 raise
-        # The answer was lost: the object may exist, and Twilio's lists may not show it yet.
-        adopted = wait_for(find, adopt_from)
-        if adopted is not None:
-            return Outcome(adopted, True, removed, attempt > 0)
     raise AssertionError("unreachable")
+
+
+def final_look_window() -> float:
+    """How long a create looks for its object after its last attempt also lost its answer.
+
+    By then every attempt may have made an object (each a twin of the others), and failing
+    stops the whole run: the next run then makes the creates this one never started, each
+    of which may lose its answer in turn. So the look covers as many windows as there were
+    attempts: the first attempt's object, older by then than every window spent since, shows
+    up wherever Twilio's lists lag less than that, and is adopted (the others removed as
+    twins, now or by the next run's sweep). Only ever spent after CREATE_ATTEMPTS lost
+    answers in a row."""
+    return lost_answer_window() * CREATE_ATTEMPTS
 
 
 def wait_for(

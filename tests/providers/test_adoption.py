@@ -22,6 +22,7 @@ from identity_tags import friendly_name, parse_state_mark, parse_tag, with_state
 from providers.api_key import ApiKeyProvider
 from providers.identity import (
     ADOPT_ENV,
+    CREATE_ATTEMPTS,
     LOST_ANSWER_OUTPUT,
     LOST_ANSWER_WINDOW_ENV,
     RECOVERY_WINDOW_ENV,
@@ -343,3 +344,68 @@ def test_a_create_finding_two_of_its_own_adopts_one_and_deletes_the_other(
     created = configured(MessagingServiceProvider).create(service_inputs(subaccount_sid, tag))
     assert created.id == first.sid and created.outs["removed_twins"]["sids"] == [second.sid]
     assert [s.sid for s in services.list() if parse_tag(s.friendly_name) == tag] == [first.sid]
+
+
+@pytest.mark.parametrize(
+    ("provider_class", "path", "make_inputs"),
+    [
+        (SubaccountProvider, r"/Accounts\.json$", lambda sid, t: account_inputs(t)),
+        (MessagingServiceProvider, r"/Services$", service_inputs),
+        (PhoneNumberProvider, r"/IncomingPhoneNumbers\.json$", number_inputs),
+    ],
+)
+def test_a_create_whose_every_answer_is_lost_adopts_the_first_object(
+    configured, emulator, subaccount_sid, monkeypatch, provider_class, path, make_inputs
+) -> None:
+    """Every attempt commits and loses its answer while lists lag 2 s, longer than the window
+    (0.3 s): the create does not fail the run. After its last attempt it looks for longer,
+    finds the first attempt's object and adopts it; the twins the list already shows are
+    removed, and it records the lost answer so the next run sweeps the rest."""
+    monkeypatch.setenv(LOST_ANSWER_WINDOW_ENV, "0.3")
+    tag = secrets.token_hex(5)
+    provider = configured(provider_class)
+    emulator.set_faults(
+        eventual_consistency_ms=LAG_MS,
+        script=["commit_then_500"] * CREATE_ATTEMPTS,
+        path_pattern=path,
+        methods=["POST"],
+    )
+    created = provider.create(make_inputs(subaccount_sid, tag))
+    emulator.set_faults(eventual_consistency_ms=0, script=[])
+    assert created.outs[LOST_ANSWER_OUTPUT]
+    left = _tagged_sids(emulator, provider_class, subaccount_sid, tag)
+    assert created.id in left and 1 <= len(left) <= CREATE_ATTEMPTS, left
+    # The next run's sweep removes whatever twins the create could not see yet.
+    inputs = make_inputs(subaccount_sid, tag)
+    if len(left) > 1:
+        assert provider.diff(created.id, created.outs, inputs).changes
+        provider.update(created.id, created.outs, inputs)
+    assert _tagged_sids(emulator, provider_class, subaccount_sid, tag) == [created.id]
+
+
+def test_a_key_whose_every_mint_is_lost_deletes_those_keys_and_mints_once_more(
+    configured, emulator, subaccount_sid, monkeypatch
+) -> None:
+    """A key cannot be adopted (its secret came only with the lost answer): after the last
+    usual attempt the longer look deletes the keys the lost mints made, and one more mint
+    gives the key its secret. The next run's sweep deletes any the look could not see yet."""
+    monkeypatch.setenv(LOST_ANSWER_WINDOW_ENV, "0.3")
+    tag = secrets.token_hex(5)
+    provider = configured(ApiKeyProvider)
+    emulator.set_faults(
+        eventual_consistency_ms=LAG_MS,
+        script=["commit_then_500"] * CREATE_ATTEMPTS,
+        path_pattern=r"/Keys\.json$",
+        methods=["POST"],
+    )
+    created = provider.create(key_inputs(subaccount_sid, tag))
+    emulator.set_faults(eventual_consistency_ms=0, script=[])
+    assert created.outs["secret"]
+    assert created.outs["removed_twins"]["sids"]  # what the longer look found, deleted
+    left = _tagged_sids(emulator, ApiKeyProvider, subaccount_sid, tag)
+    assert created.id in left, left
+    inputs = key_inputs(subaccount_sid, tag)
+    if len(left) > 1:
+        assert provider.diff(created.id, created.outs, inputs).changes
+        provider.update(created.id, created.outs, inputs)
+    assert _tagged_sids(emulator, ApiKeyProvider, subaccount_sid, tag) == [created.id]

@@ -8,16 +8,23 @@ at the end of a run: PULUMI_SKIP_CHECKPOINTS=true, and a wide provider pool):
   proof that find-and-adopt by identity tag makes skipping checkpoints safe. The provider
   host must not outlive the killed CLI: a provider still finishing its creates while the
   recovery runs makes twins.
+- `pulumi preview --policy-pack` killed with SIGKILL while the pack, the program and the
+  provider host run: none of them is left after 2 s, also when the language host is killed
+  with the CLI (its children then stop by the kernel's parent-death signal).
 - the emulator (Twilio) restarted mid-`up`: re-`up` converges.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.support.emulator_process import running_emulator
+from tests.support.pulumi_cli import REPO_ROOT, pulumi_executable
 from tests.support.reliability import (
     PARALLEL,
     assert_exactly_declared,
@@ -25,6 +32,7 @@ from tests.support.reliability import (
     dev_workspace,
     kill_cli_only,
     kill_pids,
+    processes_of_run,
     start_up,
     state_view,
     still_running,
@@ -32,6 +40,7 @@ from tests.support.reliability import (
     wait_for_route,
 )
 from tests.support.team_state import resume_stack
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.reliability
 
@@ -93,3 +102,58 @@ def test_twilio_restarted_mid_up_then_up_converges(tmp_path: Path) -> None:
         workspace.run("preview", "--expect-no-changes")
         assert_no_plaintext_secrets(workspace, emulator, [tmp_path / "state", tmp_path / "tmp"])
         assert codes[-1] == 0
+
+
+# What runs under a `pulumi preview --policy-pack` mid-way: the language host, the program it
+# started, the policy pack it started, and the provider host (each matched on its command).
+PLUGINS_OF_A_CHECKED_PREVIEW = {
+    "language host": "language_host/host.py",
+    "program": "pulumi-language-python-exec ",
+    "policy pack": "-m pulumi.policy ",
+    "provider host": "provider_host/provider_host.py",
+}
+
+
+@pytest.mark.parametrize("also_killed", ["nothing else", "the language host"])
+def test_killed_preview_with_the_policy_pack_leaves_nothing_running(
+    tmp_path: Path, also_killed: str
+) -> None:
+    # Slow answers keep the program registering (and the pack waiting) long enough to kill.
+    with running_emulator(tmp_path / "emulator", extra_args=["--latency-ms", "300"]) as emulator:
+        workspace = dev_workspace(tmp_path, emulator)
+        preview = subprocess.Popen(
+            [
+                pulumi_executable(), "preview", "--non-interactive", "--color", "never",
+                "--policy-pack", str(REPO_ROOT / "policies"),
+                "--policy-pack-config", str(REPO_ROOT / "policies" / "config" / "dev.json"),
+            ],
+            cwd=workspace.project_dir,
+            env=workspace.env(),
+            stdout=(tmp_path / "preview.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        plugins: dict[int, str] = {}
+        try:
+
+            def all_running() -> bool:
+                assert preview.poll() is None, (tmp_path / "preview.log").read_text()
+                plugins.clear()
+                plugins.update(processes_of_run(preview.pid))
+                commands = " | ".join(plugins.values())
+                return all(mark in commands for mark in PLUGINS_OF_A_CHECKED_PREVIEW.values())
+
+            wait_until(all_running, timeout=120, what="the pack, program and provider host")
+            os.killpg(preview.pid, signal.SIGKILL)  # the CLI's own group: `kill -9 <pulumi>`
+            if also_killed == "the language host":
+                for pid, command in plugins.items():
+                    if PLUGINS_OF_A_CHECKED_PREVIEW["language host"] in command:
+                        os.kill(pid, signal.SIGKILL)
+            preview.wait(timeout=10)
+            survivors = still_running(plugins, timeout=2.0)
+            assert not survivors, {pid: plugins[pid] for pid in survivors}
+        finally:
+            if preview.poll() is None:
+                os.killpg(preview.pid, signal.SIGKILL)
+                preview.wait(timeout=10)
+            kill_pids(plugins)

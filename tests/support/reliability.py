@@ -144,6 +144,11 @@ def _command(pid: int) -> str:
         return ""
 
 
+def processes_of_run(root: int) -> dict[int, str]:
+    """Every process under `root` now (pid -> command line)."""
+    return {pid: _command(pid) for pid in _descendants(root)}
+
+
 def kill_cli_only(up: subprocess.Popen) -> dict[int, str]:
     """SIGKILL the CLI's own process group (what `kill -9 <pid of pulumi>` does). Its plugins
     live in process groups of their own: returns them (pid -> command line)."""

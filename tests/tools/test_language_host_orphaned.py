@@ -1,9 +1,12 @@
 """The project's language host stops, with the program it started, when the CLI that started
 it is killed with SIGKILL (Pulumi starts plugins in process groups of their own, so nothing
-else would stop them)."""
+else would stop them); so does whatever the program started. When the host itself is killed
+with SIGKILL, its programs and policy packs stop too."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -11,6 +14,7 @@ import time
 from pathlib import Path
 
 import grpc
+import pytest
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc
 
 from tests.tools.test_language_host import HOST, program_info
@@ -34,6 +38,25 @@ LINGERING_EXECUTOR = textwrap.dedent(
     """
 )
 
+# A program that starts a process of its own, says who both are, then runs until killed.
+SPAWNING_EXECUTOR = textwrap.dedent(
+    """
+    import os, pathlib, subprocess, sys, time
+    helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    pathlib.Path(os.environ["RECORD_TO"]).write_text(f"{os.getpid()} {helper.pid}")
+    time.sleep(600)
+    """
+)
+
+# A policy pack (`python -m pulumi.policy`, as RunPlugin starts it) that says who it is.
+LINGERING_PACK = textwrap.dedent(
+    """
+    import os, pathlib, time
+    pathlib.Path(os.environ["PACK_RECORD_TO"]).write_text(str(os.getpid()))
+    time.sleep(600)
+    """
+)
+
 
 def _running(pid: int) -> bool:
     try:
@@ -50,6 +73,103 @@ def _gone_within(pids: list[int], seconds: float) -> list[int]:
         time.sleep(0.05)
         alive = [pid for pid in alive if _running(pid)]
     return alive
+
+
+def _start_cli(tmp_path: Path, executor_source: str, env: dict[str, str]) -> subprocess.Popen:
+    executor = tmp_path / "lingering-exec"
+    executor.write_text(executor_source)
+    (tmp_path / "main.py").write_text("0")
+    return subprocess.Popen(
+        [
+            sys.executable, "-c", FAKE_CLI,
+            sys.executable, str(HOST), "--executor", str(executor), "127.0.0.1:9",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **env},
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def _recorded_pids(record: Path) -> list[int]:
+    deadline = time.monotonic() + 20
+    while not record.exists() or not record.read_text():
+        assert time.monotonic() < deadline, f"{record.name}: the process never started"
+        time.sleep(0.02)
+    return [int(pid) for pid in record.read_text().split()]
+
+
+def test_what_the_program_started_stops_when_the_cli_is_killed(tmp_path: Path) -> None:
+    record = tmp_path / "program.pid"
+    cli = _start_cli(tmp_path, SPAWNING_EXECUTOR, {"RECORD_TO": str(record)})
+    try:
+        host_pid, port = map(int, cli.stdout.readline().split())
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        stub = language_pb2_grpc.LanguageRuntimeStub(channel)
+        run = stub.Run.future(
+            language_pb2.RunRequest(
+                project="p", stack="s", pwd=str(tmp_path), info=program_info(tmp_path, "main.py")
+            )
+        )
+        program_pid, helper_pid = _recorded_pids(record)
+        assert _running(helper_pid)
+
+        cli.kill()
+        cli.wait(timeout=10)
+
+        assert _gone_within([host_pid, program_pid, helper_pid], 2.0) == []
+        assert run.exception(timeout=10) is not None
+        channel.close()
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+
+
+def test_programs_and_packs_stop_when_the_host_itself_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves the host no chance to stop anything: the kernel stops its children."""
+    program_record, pack_record = tmp_path / "program.pid", tmp_path / "pack.pid"
+    pack_dir = tmp_path / "pack"
+    (pack_dir / "pulumi" / "policy").mkdir(parents=True)
+    # A stand-in `pulumi.policy` package first on the pack's path (its directory is its cwd).
+    (pack_dir / "pulumi" / "__init__.py").write_text("")
+    (pack_dir / "pulumi" / "policy" / "__init__.py").write_text("")
+    (pack_dir / "pulumi" / "policy" / "__main__.py").write_text(LINGERING_PACK)
+    cli = _start_cli(
+        tmp_path,
+        LINGERING_EXECUTOR,
+        {"RECORD_TO": str(program_record), "PACK_RECORD_TO": str(pack_record)},
+    )
+    try:
+        host_pid, port = map(int, cli.stdout.readline().split())
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        stub = language_pb2_grpc.LanguageRuntimeStub(channel)
+        run = stub.Run.future(
+            language_pb2.RunRequest(
+                project="p", stack="s", pwd=str(tmp_path), info=program_info(tmp_path, "main.py")
+            )
+        )
+        pack = stub.RunPlugin(
+            language_pb2.RunPluginRequest(
+                pwd=str(pack_dir),
+                kind="analyzer",
+                info=language_pb2.ProgramInfo(
+                    root_directory=str(pack_dir), program_directory=str(pack_dir)
+                ),
+            )
+        )
+        [program_pid] = _recorded_pids(program_record)
+        [pack_pid] = _recorded_pids(pack_record)
+
+        os.kill(host_pid, signal.SIGKILL)  # the host, not the CLI: no watch of ours runs
+
+        assert _gone_within([host_pid, program_pid, pack_pid], 2.0) == []
+        assert run.exception(timeout=10) is not None
+        with pytest.raises(grpc.RpcError):
+            list(pack)
+        channel.close()
+    finally:
+        cli.kill()
+        cli.wait(timeout=10)
 
 
 def test_host_and_its_program_stop_when_the_cli_is_killed(tmp_path: Path) -> None:

@@ -4,10 +4,16 @@ through the real CLI."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import textwrap
 from concurrent import futures
 from importlib.metadata import version
 from pathlib import Path
@@ -17,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.support.pulumi_cli import PROVIDER_HOST_DIR, REPO_ROOT, VENV_DIR, PulumiWorkspace
+from tests.support.waiting import wait_until
 
 PROJECT = Path(__file__).parent / "provider_host_project"
 CREATES = 16
@@ -144,3 +151,45 @@ def test_with_pulumis_own_4_workers_the_same_creates_take_4_s(tmp_path: Path) ->
     workspace, store = _workspace(tmp_path, workers="4")
     workspace.run("up", "--yes", "--skip-preview", "--parallel", "32")
     assert _creates_span(store) >= 4.0
+
+
+# Stands in for an engine killed right after starting its provider: it starts the wrapper,
+# says the provider's PID and is gone before that interpreter has got anywhere.
+ENGINE_GONE_AT_ONCE = textwrap.dedent(
+    """
+    import os, subprocess, sys
+    provider = subprocess.Popen(
+        [sys.argv[1], "127.0.0.1:9"], start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # ours close as we exit
+    )
+    print(provider.pid, flush=True)
+    os._exit(0)
+    """
+)
+
+
+def test_a_provider_whose_engine_died_while_it_started_exits(tmp_path: Path) -> None:
+    """The wrapper names the engine before `exec`: a host that is already re-parented when it
+    first looks does not mistake init for its engine (and wait for it forever)."""
+    engine = subprocess.run(
+        [sys.executable, "-c", ENGINE_GONE_AT_ONCE,
+         str(PROVIDER_HOST_DIR / "pulumi-resource-pulumi-python")],
+        capture_output=True, text=True, timeout=60, cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", "PULUMI_RUNTIME_VIRTUALENV": str(VENV_DIR)},
+    )  # fmt: skip
+    provider = int(engine.stdout)
+
+    def gone() -> bool:
+        try:
+            stat = Path(f"/proc/{provider}/stat").read_text()
+        except OSError:
+            return True
+        return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+    try:
+        # Generous: the interpreter itself may take seconds to start on a loaded machine.
+        wait_until(gone, timeout=30, what="the provider host's exit after its engine died")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            if not gone():
+                os.kill(provider, signal.SIGKILL)

@@ -8,7 +8,9 @@ answers UNIMPLEMENTED, exactly as an older official host would.
 The CLI starts it as `pulumi-language-python [flags] <engine-address>`, reads the port it
 prints on stdout, and kills it when done. Pulumi starts plugins in process groups of their
 own, so a CLI killed with SIGKILL never gets to: the host then stops by itself, with the
-programs and policy packs it started (as tools/provider_host does).
+programs and policy packs it started and whatever they started (as tools/provider_host does).
+Should the host itself be killed with SIGKILL, the kernel stops its children
+(child_processes.py says how).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from child_processes import ChildStarter, kill_group  # beside this script (sys.path[0])
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 
@@ -51,12 +54,16 @@ class HostArguments:
     executor: Path
     engine_address: str
     print_version: bool
+    # The CLI's PID as our wrapper saw it before `exec`: a CLI killed while this interpreter
+    # was still starting has already re-parented us by the time we could ask `getppid()`.
+    parent_pid: int | None = None
 
 
 def parse_arguments(argv: Sequence[str]) -> HostArguments:
     """Parse `--executor PATH` (from our wrapper) followed by the CLI's own arguments."""
     args = list(argv)
     executor: Path | None = None
+    parent_pid: int | None = None
     positional: list[str] = []
     print_version = False
     index = 0
@@ -64,6 +71,10 @@ def parse_arguments(argv: Sequence[str]) -> HostArguments:
         arg = args[index]
         if arg == "--executor":
             executor = Path(args[index + 1])
+            index += 2
+            continue
+        if arg == "--parent-pid":
+            parent_pid = int(args[index + 1])
             index += 2
             continue
         if arg.startswith("-"):
@@ -85,6 +96,7 @@ def parse_arguments(argv: Sequence[str]) -> HostArguments:
         executor=executor,
         engine_address=positional[-1] if positional else "",
         print_version=print_version,
+        parent_pid=parent_pid,
     )
 
 
@@ -135,6 +147,7 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         self._engine_address = engine_address
         self._children: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
+        self._starter = ChildStarter()
 
     # -- small RPCs -------------------------------------------------------------------------
 
@@ -171,7 +184,7 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         env["PULUMI_CONFIG"] = json.dumps(dict(request.config))
         env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(request.configSecretKeys))
         # The program's output goes straight to ours, which the CLI shows as it comes.
-        child = subprocess.Popen(command, cwd=request.pwd or None, env=env)
+        child = self._starter.start(command, cwd=request.pwd or None, env=env)
         code = self._wait(child)
         if code == 0:
             return language_pb2.RunResponse()
@@ -194,20 +207,19 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         for entry in request.env:
             key, _, value = entry.partition("=")
             env[key] = value
-        child = subprocess.Popen(
+        child = self._starter.start(
             command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         yield from self._stream(child)
 
     def kill_children(self) -> None:
-        """SIGKILL every program and policy pack still running: their engine is gone, so
-        nothing they do can be recorded, and a program still registering resources would
-        race the next run."""
+        """SIGKILL every program and policy pack still running, with what they started (each
+        child leads a process group of its own): their engine is gone, so nothing they do can
+        be recorded, and a program still registering resources would race the next run."""
         with self._lock:
             children = list(self._children)
         for child in children:
-            if child.poll() is None:
-                child.kill()
+            kill_group(child)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -274,8 +286,9 @@ def exit_when_orphaned(
 
 
 def serve(arguments: HostArguments) -> None:
-    # Read before anything else: if the CLI dies while we start, the watch still notices.
-    parent = os.getppid()
+    # The CLI's PID from the wrapper (else read before anything else): if the CLI died while
+    # we started, the watch sees a parent that is not it and stops us at once.
+    parent = arguments.parent_pid or os.getppid()
     host = LanguageHost(arguments.executor, arguments.engine_address)
     exit_when_orphaned(parent, host)
 

@@ -32,7 +32,7 @@ import runpy
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from concurrent import futures
 from importlib.metadata import version
 from pathlib import Path
@@ -47,11 +47,21 @@ DEFAULT_WORKERS = 64
 WORKERS_ENV = "TLZ_PROVIDER_WORKERS"
 TRACE_ENV = "TLZ_PROVIDER_TRACE"
 PROFILE_ENV = "TLZ_PROVIDER_PROFILE"
+# Set by our wrapper script: the engine's PID, read before this interpreter started.
+ENGINE_PID_ENV = "TLZ_ENGINE_PID"
 
 
 def warn(message: str) -> None:
     """The engine shows a plugin's stderr; the host keeps serving."""
     print(f"twilio-landing-zone provider host: {message}", file=sys.stderr, flush=True)
+
+
+def engine_pid(environ: MutableMapping[str, str]) -> int:
+    """The engine that started us: from the wrapper when it says, else our parent now. An
+    engine killed while this interpreter was still starting has already re-parented us, so
+    `getppid()` alone would name init (or a subreaper) and we would wait for it forever."""
+    text = environ.pop(ENGINE_PID_ENV, "")
+    return int(text) if text.isdigit() else os.getppid()
 
 
 def exit_when_orphaned(parent: int, interval: float = 0.1) -> None:
@@ -144,7 +154,7 @@ def _load_call_recorder() -> Any:
 
 
 def main() -> None:
-    exit_when_orphaned(os.getppid())
+    exit_when_orphaned(engine_pid(os.environ))
     # `python -m pulumi.dynamic` runs with the program directory on sys.path (that is how the
     # pickled providers import); a script's sys.path[0] is its own folder instead.
     sys.path.insert(0, os.getcwd())
