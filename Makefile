@@ -79,9 +79,11 @@ stack: setup
 test: setup
 	$(VENV)/bin/python -m pytest
 
-# ruff, then mypy on the product's packages (pyproject.toml [tool.mypy] lists them).
+# ruff (rules, then formatting), then mypy on the product's packages (pyproject.toml
+# [tool.mypy] lists them).
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 # The reliability suites in full: every cell of the lost-answer fault matrix (prod and a

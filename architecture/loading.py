@@ -171,8 +171,7 @@ def _too_large(config: Mapping[str, Any], size: int, project: str) -> str:
     return (
         f"config: {size:,} bytes as Pulumi passes it to the program (PULUMI_CONFIG), over the "
         f"{CONFIG_ENVIRONMENT_LIMIT:,} that Linux allows in one environment variable, so the "
-        "program could not start: split the tenants across more stacks"
-        + (fits if count else "")
+        "program could not start: split the tenants across more stacks" + (fits if count else "")
     )
 
 
