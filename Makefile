@@ -85,6 +85,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy policies/__main__.py
 
 # The reliability suites in full: every cell of the lost-answer fault matrix (prod and a
 # 20-tenant stack, 5% and 30%, 500s and dropped connections; `make test` runs one cell),
