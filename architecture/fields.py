@@ -1,7 +1,7 @@
 """The values of the stack file: their types, the rule each field checks (a function named
 after its rule), and what validation knows while it runs (which objects are adopted).
 
-Split from architecture/model.py, which holds the models built from these.
+The models built from them are in architecture/tenant_parts.py and architecture/model.py.
 """
 
 from __future__ import annotations
