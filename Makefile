@@ -79,10 +79,13 @@ stack: setup
 test: setup
 	$(VENV)/bin/python -m pytest
 
-# ruff, then mypy on the product's packages (pyproject.toml [tool.mypy] lists them).
+# ruff (rules, then formatting), then mypy on the product's packages (pyproject.toml
+# [tool.mypy] lists them).
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy policies/__main__.py
 
 # The reliability suites in full: every cell of the lost-answer fault matrix (prod and a
 # 20-tenant stack, 5% and 30%, 500s and dropped connections; `make test` runs one cell),

@@ -9,17 +9,7 @@ from architecture.loading import (
     read_stack_file,
     read_stack_yaml,
 )
-from architecture.model import (
-    ApiKey,
-    Architecture,
-    MessagingService,
-    NumberSmsWebhooks,
-    PhoneNumbers,
-    Senders,
-    ServiceWebhooks,
-    StackSettings,
-    Tenant,
-)
+from architecture.model import Architecture, StackSettings, Tenant
 from architecture.planner import (
     NumberSearch,
     Plan,
@@ -30,6 +20,14 @@ from architecture.planner import (
     PlannedSenderPool,
     PlannedService,
     build_plan,
+)
+from architecture.tenant_parts import (
+    ApiKey,
+    MessagingService,
+    NumberSmsWebhooks,
+    PhoneNumbers,
+    Senders,
+    ServiceWebhooks,
 )
 from identity_tags import (
     FRIENDLY_NAME_LIMIT,

@@ -13,17 +13,9 @@ from typing import Any
 
 import identity_tags
 from architecture import identity
-from architecture.model import (
-    COLLECTOR,
-    PARENT_ACCOUNT_KEY,
-    ApiKey,
-    Architecture,
-    MessagingService,
-    PhoneNumbers,
-    StackSettings,
-    Tenant,
-    TenantRole,
-)
+from architecture.fields import COLLECTOR, PARENT_ACCOUNT_KEY, TenantRole
+from architecture.model import Architecture, StackSettings, Tenant
+from architecture.tenant_parts import ApiKey, MessagingService, PhoneNumbers
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ tree together once its shape is valid.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -113,3 +113,13 @@ def validate_tree(model: type[ModelT], data: Any) -> ModelT:
 def rule_error(rule_name: str, message: str) -> PydanticCustomError:
     """The error a field-level rule raises; pydantic formats no placeholders without context."""
     return PydanticCustomError(rule_name, message)
+
+
+def repeats(values: tuple[Hashable, ...]) -> Iterator[tuple[int, Any, int]]:
+    """(index, value, index of first occurrence) for each value seen before."""
+    first_seen: dict[Hashable, int] = {}
+    for index, value in enumerate(values):
+        if value in first_seen:
+            yield index, value, first_seen[value]
+        else:
+            first_seen[value] = index

@@ -22,7 +22,7 @@ LOOPBACK_NAMES = frozenset({"localhost"})
 _IPV4_SHORTHAND = re.compile(r"[0-9a-fx.]+")
 
 
-# The one problem an adopted object may keep as found (architecture.model).
+# The one problem an adopted object may keep as found (architecture.fields).
 NOT_HTTPS = "must use https"
 
 

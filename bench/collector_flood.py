@@ -34,7 +34,9 @@ from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
-from bench.collector_load import STATUS_PATH, _Connection, _free_port
+from bench.collector_load_measure import _free_port
+from bench.collector_load_shape import STATUS_PATH
+from bench.collector_load_traffic import _Connection
 from devkit.emulator_process import EmulatorProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -37,11 +37,17 @@ class EstateAccount:
     auth_token: str | None = field(default=None, repr=False)  # as the list returned it
 
 
+class TokenLookupError(RuntimeError):
+    """Twilio could not be asked (network, 5xx) for a token or for the estate's accounts: a
+    callback that needs the answer should be retried."""
+
+
 class AccountLister(Protocol):
     """The parent's accounts: itself and its subaccounts. Blocking; run in a worker thread."""
 
     def list_accounts(self) -> list[EstateAccount]:
-        """Every account of the parent, itself included."""
+        """Every account of the parent, itself included; `TokenLookupError` when Twilio could
+        not be asked."""
         ...
 
 
@@ -123,9 +129,16 @@ class AccountDirectory:
         self.list_calls += 1
         try:
             return self.lister.list_accounts()
-        except Exception as error:  # Twilio unreachable or refusing: keep what we know
+        except TokenLookupError as error:  # Twilio unreachable or refusing: keep what we know
             self.failed_refreshes += 1
             log.warning("listing the estate's accounts failed, keeping the last list: %s", error)
+            return None
+        except Exception:
+            # A bug: logged with its traceback. Still caught, because this runs in the
+            # collector's background loop (`run`), which must go on refreshing: an exception
+            # here would end it and leave the list stale for as long as the collector runs.
+            self.failed_refreshes += 1
+            log.exception("listing the estate's accounts failed (a bug), keeping the last list")
             return None
 
     def _apply(self, accounts: list[EstateAccount]) -> None:

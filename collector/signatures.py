@@ -20,17 +20,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator
 
-from collector.accounts import AccountDirectory, EstateAccount
+from collector.accounts import AccountDirectory, EstateAccount, TokenLookupError
 
 if TYPE_CHECKING:
     from collector.events import FormParams
     from twilio_access.credentials import TwilioSession
 
 log = logging.getLogger(__name__)
-
-
-class TokenLookupError(RuntimeError):
-    """Twilio could not be asked for a token (network, 5xx): the callback should be retried."""
 
 
 class TokenSource(Protocol):
@@ -80,13 +76,18 @@ class TwilioTokenSource:
     def list_accounts(self) -> list[EstateAccount]:
         """The parent and its subaccounts, every page (Twilio's list carries each account's
         FriendlyName and auth token: one walk serves names and tokens of the whole estate)."""
+        from twilio.base.exceptions import TwilioException
+
         parent = self.session.credentials.account_sid
         accounts = []
-        for account in self.session.parent().api.v2010.accounts.stream(page_size=1000):
-            if account.sid == parent or account.owner_account_sid == parent:
-                accounts.append(
-                    EstateAccount(account.sid, account.friendly_name, account.auth_token)
-                )
+        try:
+            for account in self.session.parent().api.v2010.accounts.stream(page_size=1000):
+                if account.sid == parent or account.owner_account_sid == parent:
+                    accounts.append(
+                        EstateAccount(account.sid, account.friendly_name, account.auth_token)
+                    )
+        except (TwilioException, OSError) as error:  # an error answer (any page), the network
+            raise TokenLookupError(str(error)) from error
         return accounts
 
     def auth_token(self, account_sid: str) -> str | None:

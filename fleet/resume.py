@@ -14,6 +14,7 @@ import threading
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from fleet.catalog import FleetError
 
@@ -37,7 +38,8 @@ def resume_stack() -> ModuleType:
 def prepare_group(backend_url: str, project: str, group: str) -> list[str]:
     """Make a group that a killed run left behind runnable again. Returns what was done (empty
     when the group was clean or does not exist yet); FleetError when it must not run now."""
-    module = resume_stack()
+    # Loaded from its file: what it defines (`say` included) is unknown to the type checker.
+    module: Any = resume_stack()
     said: list[str] = []
     store = None
     with _ONE_AT_A_TIME:

@@ -124,22 +124,29 @@ class FleetRunner:
         else:
             stack = self._stack(group)
         on_event = self._events(outcome)
-        guard = {
-            "policy_packs": [str(self.settings.project_dir / "policies")],
-            "policy_pack_configs": [str(policy_config)],
-        }
-        quiet = {"suppress_progress": True, "suppress_outputs": True}
+        policy_packs = [str(self.settings.project_dir / "policies")]
+        policy_pack_configs = [str(policy_config)]
         if operation == "preview":
             outcome.phase = "preview"
-            result = stack.preview(
-                parallel=self.options.parallel, on_event=on_event, **guard, **quiet
+            previewed = stack.preview(
+                parallel=self.options.parallel,
+                on_event=on_event,
+                policy_packs=policy_packs,
+                policy_pack_configs=policy_pack_configs,
+                suppress_progress=True,
+                suppress_outputs=True,
             )
             outcome.changes.clear()
-            outcome.changes.update({op_name(op): n for op, n in result.change_summary.items()})
+            outcome.changes.update({op_name(op): n for op, n in previewed.change_summary.items()})
             return
         if operation == "refresh":
             outcome.phase = "refresh"
-            refreshed = stack.refresh(parallel=self.options.parallel, on_event=on_event, **quiet)
+            refreshed = stack.refresh(
+                parallel=self.options.parallel,
+                on_event=on_event,
+                suppress_progress=True,
+                suppress_outputs=True,
+            )
             outcome.changes.clear()
             outcome.changes.update(refreshed.summary.resource_changes or {})
             return
@@ -156,16 +163,23 @@ class FleetRunner:
             stack.refresh(
                 parallel=self.options.parallel,
                 clear_pending_creates=True,
-                **quiet,
+                suppress_progress=True,
+                suppress_outputs=True,
             )
             outcome.note = "resumed: refreshed with --clear-pending-creates first"
         outcome.phase = "up"
         outcome.changes.clear()
-        result = stack.up(
-            parallel=self.options.parallel, message=message, on_event=on_event, **guard, **quiet
+        updated = stack.up(
+            parallel=self.options.parallel,
+            message=message,
+            on_event=on_event,
+            policy_packs=policy_packs,
+            policy_pack_configs=policy_pack_configs,
+            suppress_progress=True,
+            suppress_outputs=True,
         )
         outcome.changes.clear()
-        outcome.changes.update(result.summary.resource_changes or {})
+        outcome.changes.update(updated.summary.resource_changes or {})
 
     def _workspace_options(self) -> auto.LocalWorkspaceOptions:
         return auto.LocalWorkspaceOptions(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from providers.errors import TwilioResourceError, http_status, is_not_found
+from providers.errors import TwilioResourceError, unless_status
 
 T = TypeVar("T")
 
@@ -29,13 +29,10 @@ class AdoptionError(TwilioResourceError):
 
 def fetch_adopted(fetch: Callable[[], T]) -> T | None:
     """The adopted object, or None when Twilio does not know it `where` (404, or refused to
-    these credentials, which is what another parent's object answers)."""
-    try:
-        return fetch()
-    except Exception as error:
-        if is_not_found(error) or http_status(error) in (401, 403):
-            return None
-        raise
+    these credentials, which is what another parent's object answers). Any other failure goes
+    up to the operation's report (providers/errors.py): Twilio's and the network's as one
+    message, a bug with its traceback."""
+    return unless_status(fetch, (401, 403, 404))
 
 
 def not_there(kind: str, name: str, sid: str, where: str) -> AdoptionError:

@@ -25,7 +25,7 @@ from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 from pydantic import BaseModel, ValidationError
 
-from providers.errors import TwilioResourceError, debugging, twilio_errors
+from providers.errors import TWILIO_FAILURES, TwilioResourceError, debugging, twilio_errors
 from providers.identity import (
     LOST_ANSWER_OUTPUT,
     lost_answer_settled,
@@ -60,6 +60,10 @@ def declared(props: dict[str, Any]) -> dict[str, Any]:
     """Inputs without the engine's own keys (`__provider`)."""
     return {key: value for key, value in props.items() if not key.startswith("__")}
 
+
+# What a diff's look for twins may meet that is not a bug: Twilio or the network failing, or
+# a refusal of our own (providers/errors.py).
+_COULD_NOT_LOOK: tuple[type[BaseException], ...] = (*TWILIO_FAILURES, TwilioResourceError)
 
 # Where each operation finds its props: create(props), read(id, props),
 # update(id, olds, news), delete(id, props).
@@ -222,8 +226,10 @@ class TwilioProvider(ResourceProvider):
             return False
         try:
             return bool(self.sweep(id, olds, dry_run=True))
-        except Exception:
-            return True  # could not look: the update looks again, and reports what fails
+        except _COULD_NOT_LOOK:
+            # Twilio could not be asked, or refused: the update looks again, and reports what
+            # fails. Anything else is a bug and fails the diff with its traceback.
+            return True
 
     def declared_changes(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
         news = self._normalized(news)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -90,15 +90,21 @@ def is_not_found(error: BaseException) -> bool:
     return http_status(error) == 404
 
 
-def unless_gone(call: Callable[[], T]) -> T | None:
-    """`call()`, or None when Twilio answers 404: the object is gone (a refresh forgets it, a
-    delete is done). Any other failure goes up to the operation's report."""
+def unless_status(call: Callable[[], T], statuses: Collection[int]) -> T | None:
+    """`call()`, or None when Twilio answers with one of `statuses`. Any other failure (another
+    answer, the network, a bug) goes up to the operation's report."""
     try:
         return call()
     except TwilioException as error:
-        if is_not_found(error):
+        if http_status(error) in statuses:
             return None
         raise
+
+
+def unless_gone(call: Callable[[], T]) -> T | None:
+    """`call()`, or None when Twilio answers 404: the object is gone (a refresh forgets it, a
+    delete is done). Any other failure goes up to the operation's report."""
+    return unless_status(call, (404,))
 
 
 class TwilioResourceError(Exception):

@@ -165,15 +165,12 @@ def explain(error: Exception) -> str:
         )
     if isinstance(error, TwilioRestException):
         return (
-            f"Twilio refused a sample message (HTTP {error.status}, code {error.code}): "
-            f"{error.msg}"
+            f"Twilio refused a sample message (HTTP {error.status}, code {error.code}): {error.msg}"
         )
     if isinstance(error, subprocess.CalledProcessError):
         last = (error.stderr or "").strip().splitlines()[-1:] or ["no output"]
         return f"'pulumi stack output' failed: {last[0]}"
-    return (
-        f"the emulator did not answer ({error}): is it running? 'make demo' starts it again."
-    )
+    return f"the emulator did not answer ({error}): is it running? 'make demo' starts it again."
 
 
 if __name__ == "__main__":

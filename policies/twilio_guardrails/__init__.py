@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from pulumi_policy import Policy
+
 from twilio_guardrails.accounts import no_sending_from_parent
 from twilio_guardrails.environments import isolated_environments
 from twilio_guardrails.estate import Estate
@@ -37,7 +39,7 @@ RULES: list[Rule] = [
     isolated_environments,
 ]
 
-POLICIES = [rule.policy() for rule in RULES]
+POLICIES: list[Policy] = [rule.policy() for rule in RULES]
 
 
 def evaluate(estate: Estate, config: Mapping[str, Any] | None = None) -> Iterator[Finding]:

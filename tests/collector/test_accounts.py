@@ -7,9 +7,11 @@ import asyncio
 import logging
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
+from twilio.base.exceptions import TwilioRestException
 
 from collector.accounts import (
     AccountDirectory,
@@ -19,7 +21,13 @@ from collector.accounts import (
     read_allow_list,
 )
 from collector.events import parse_form
-from collector.signatures import SignatureChecker, StaticTokenSource, TokenLookupError, Verdict
+from collector.signatures import (
+    SignatureChecker,
+    StaticTokenSource,
+    TokenLookupError,
+    TwilioTokenSource,
+    Verdict,
+)
 from tests.collector.support import (
     OTHER_SUB_SID,
     OTHER_SUB_TOKEN,
@@ -131,3 +139,44 @@ def test_a_collector_that_never_listed_the_estate_asks_twilio_to_retry():
     assert not checker.surely_unknown(SUB_SID)
     with pytest.raises(TokenLookupError):
         _check(checker, SUB_SID, SUB_TOKEN)
+
+
+def test_a_bug_in_listing_is_logged_with_its_traceback_and_the_refreshes_go_on(
+    caplog: pytest.LogCaptureFixture,
+):
+    class BuggyOnce:
+        calls = 0
+
+        def list_accounts(self) -> list[EstateAccount]:
+            self.calls += 1
+            if self.calls == 1:
+                raise KeyError("a bug, not Twilio")
+            return [EstateAccount(SUB_SID)]
+
+    directory = AccountDirectory(BuggyOnce())
+    with caplog.at_level(logging.WARNING):
+        directory.refresh()
+    assert directory.failed_refreshes == 1
+    [record] = [r for r in caplog.records if "accounts failed" in r.getMessage()]
+    assert record.exc_info is not None and record.exc_info[0] is KeyError
+    directory.refresh()  # the background loop's next round
+    assert directory.is_known(SUB_SID)
+
+
+def _session_whose_list_raises(error: BaseException) -> SimpleNamespace:
+    def stream(page_size: int):
+        raise error
+
+    accounts = SimpleNamespace(stream=stream)
+    client = SimpleNamespace(api=SimpleNamespace(v2010=SimpleNamespace(accounts=accounts)))
+    return SimpleNamespace(credentials=SimpleNamespace(account_sid=SUB_SID), parent=lambda: client)
+
+
+def test_twilios_refusal_to_list_is_a_lookup_error_and_a_bug_is_itself():
+    refused = TwilioRestException(401, "https://api.twilio.com/x", "Authenticate", code=20003)
+    source = TwilioTokenSource(_session_whose_list_raises(refused))
+    with pytest.raises(TokenLookupError, match="Authenticate"):
+        source.list_accounts()
+    buggy = TwilioTokenSource(_session_whose_list_raises(KeyError("a bug")))
+    with pytest.raises(KeyError):
+        buggy.list_accounts()

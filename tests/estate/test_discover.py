@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from architecture import identity, loading, model
+from architecture import fields, identity, loading
 from estate import discover as discovery
 from tests.estate.support import CREDENTIAL_VARIABLES, seeded_emulator, writes
 from tests.support.emulator_process import REPO_ROOT, EmulatorProcess, running_emulator
@@ -129,10 +129,10 @@ def test_a_large_estate_is_split_into_stacks_that_each_validate(tmp_path: Path) 
 
 def test_discovery_states_the_models_names_and_limits_as_architecture_does() -> None:
     # estate may not import architecture (its layer): what it restates is held equal here.
-    assert discovery.USE_CASES == model.USE_CASES
-    assert discovery.ENVIRONMENTS == model.ENVIRONMENTS
+    assert discovery.USE_CASES == fields.USE_CASES
+    assert discovery.ENVIRONMENTS == fields.ENVIRONMENTS
     assert discovery.CONFIG_ENVIRONMENT_LIMIT == loading.CONFIG_ENVIRONMENT_LIMIT
-    assert discovery.MAX_VALIDITY_PERIOD == model.MAX_VALIDITY_PERIOD
+    assert discovery.MAX_VALIDITY_PERIOD == fields.MAX_VALIDITY_PERIOD
     assert discovery.key_resource("a", "b") == identity.api_key_logical_name("a", "b")
     assert discovery.service_resource("a", "poll") == identity.service_logical_name("a", "poll")
     assert discovery.number_resource("a", "+14155550100") == identity.exact_number_logical_name(
@@ -151,7 +151,7 @@ def test_discovery_states_the_models_names_and_limits_as_architecture_does() -> 
 def test_tenant_keys_are_slugs_the_model_accepts(name: str, key: str) -> None:
     derived = discovery.slug(name, "tenant")
     assert derived == key
-    assert model.lowercase_slug(derived) == derived
+    assert fields.lowercase_slug(derived) == derived
 
 
 def test_an_account_without_subaccounts_is_said_in_one_line(tmp_path: Path) -> None:

@@ -75,8 +75,9 @@ def test_bad_values_and_bad_json(tmp_path: Path) -> None:
     assert file_problems(tmp_path, {"https-webhooks": "strict"})[0].startswith(
         "https-webhooks: sets 'strict', not one of advisory"
     )
-    assert file_problems(tmp_path, "{") == ["line 1: not valid JSON (Expecting property name "
-                                             "enclosed in double quotes)"]
+    assert file_problems(tmp_path, "{") == [
+        "line 1: not valid JSON (Expecting property name enclosed in double quotes)"
+    ]
     assert file_problems(tmp_path, []) == ["is not a JSON object keyed by rule name"]
 
 

@@ -128,8 +128,7 @@ BYPASSES = {
         "one-messaging-service-per-use-case",
         SERVICE,
         "globex-svc-notifications",
-        "is another 'notifications' service in subaccount 'acme', besides "
-        "'acme-svc-notifications'",
+        "is another 'notifications' service in subaccount 'acme', besides 'acme-svc-notifications'",
     ),
     "key-on-parent": (
         "no-sending-from-parent",
@@ -197,11 +196,15 @@ def test_a_config_that_weakens_the_pack_stops_a_bare_preview(violations, tmp_pat
     output = " ".join(result.output.split())
     assert 'configuring policy pack "twilio-guardrails"' in output, result
     # The engine hands every rule over as an object, so the key names its level.
-    assert "no-sending-from-parent.enforcementLevel: sets 'advisory', but no-sending-from-parent " \
-        "is mandatory in every stack and cannot be weakened by config" in output, result
+    assert (
+        "no-sending-from-parent.enforcementLevel: sets 'advisory', but no-sending-from-parent "
+        "is mandatory in every stack and cannot be weakened by config" in output
+    ), result
     assert "one-messaging-service-per-use-case.enforcementLevel: sets 'disabled'" in output
-    assert "no-sending-from-parnet: names no rule of this pack: did you mean " \
-        "'no-sending-from-parent'?" in output, result
+    assert (
+        "no-sending-from-parnet: names no rule of this pack: did you mean "
+        "'no-sending-from-parent'?" in output
+    ), result
     assert "[mandatory]" not in result.output and "[advisory]" not in result.output, result
 
 
@@ -280,8 +283,7 @@ def test_policy_check_refuses_a_weakening_config_file_before_the_cli(tmp_path: P
         "policies/config/prod.json: no-sending-from-parent.enforcementLevel: sets 'disabled', "
         "but no-sending-from-parent is mandatory in every stack and cannot be weakened by "
         "config: remove the setting or make it 'mandatory'",
-        "policy-check: policies/config/prod.json refused (the lines above); nothing was "
-        "previewed.",
+        "policy-check: policies/config/prod.json refused (the lines above); nothing was previewed.",
     ], completed
     assert completed.stdout == ""
 

@@ -4,11 +4,14 @@ bug goes up as itself; 404 on read and delete means gone."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from providers import subaccount
+from providers.adoption import fetch_adopted
 from providers.errors import (
     TwilioResourceError,
     describe_failure,
@@ -91,6 +94,62 @@ def test_unless_gone_turns_only_404_into_none() -> None:
         unless_gone(answer(500))
     with pytest.raises(ZeroDivisionError):
         unless_gone(lambda: 1 / 0)
+
+
+def test_an_adopted_object_is_not_there_only_when_twilio_says_so() -> None:
+    def answer(status: int):
+        def call():
+            raise TwilioRestException(status, "https://api.twilio.com/x", "no", code=20404)
+
+        return call
+
+    def unreachable():
+        raise requests.ConnectionError("refused")
+
+    # Absent, or refused to these credentials (another parent's object): not there.
+    for status in (401, 403, 404):
+        assert fetch_adopted(answer(status)) is None
+    # Anything else goes up to the operation's report: Twilio's and the network's failures
+    # as one message (providers/base.py), a bug as itself.
+    with pytest.raises(TwilioRestException):
+        fetch_adopted(answer(500))
+    with pytest.raises(requests.ConnectionError):
+        fetch_adopted(unreachable)
+    with pytest.raises(ZeroDivisionError):
+        fetch_adopted(lambda: 1 / 0)
+
+
+def test_a_diff_that_cannot_look_for_twins_asks_for_an_update_but_a_bug_fails_it(
+    configured, tag: str
+) -> None:
+    provider = configured(SubaccountProvider)
+    sid = "AC" + "1" * 32
+    news = provider.check({}, inputs(tag)).inputs
+    # Nothing declared changed, but a create was tried again after a lost answer moments ago:
+    # the diff looks for its twin.
+    olds = {**news, "lost_answer_at": time.time()}
+    assert not provider.declared_changes(olds, news)
+    looked: list[BaseException] = []
+    failures: list[BaseException] = [
+        requests.ConnectionError("refused"),
+        TwilioRestException(500, "https://api.twilio.com/x", "down", code=20500),
+        TwilioResourceError("Subaccount", "acme", "decided by the provider"),
+    ]
+    for failure in [*failures, KeyError("a bug, not Twilio")]:
+
+        def sweep(id, props, dry_run=False, failure=failure):
+            assert dry_run
+            looked.append(failure)
+            raise failure
+
+        provider.sweep = sweep
+        if isinstance(failure, KeyError):
+            with pytest.raises(KeyError, match="a bug, not Twilio"):
+                provider.diff(sid, olds, news)
+        else:
+            # The update looks again and reports what fails.
+            assert provider.diff(sid, olds, news).changes, failure
+    assert len(looked) == 4
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,8 @@ The policy pack's own no-import test (tests/policies/test_pack.py) and estate's
 from __future__ import annotations
 
 import ast
+import itertools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -184,3 +186,31 @@ def test_the_check_sees_each_kind_of_crossing(
     module.parent.mkdir()
     module.write_text(source + "\n")
     assert bool(crossing_imports(module)) is crossing
+
+
+def _readme_layout() -> str:
+    readme = (REPO_ROOT / "README.md").read_text("utf-8")
+    return readme.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _units_named(text: str) -> set[str]:
+    return {unit for unit in PROJECT_UNITS if re.search(rf"(?<![\w/]){re.escape(unit)}\b", text)}
+
+
+def test_the_readme_draws_this_graph() -> None:
+    """README.md's layout section draws the graph above: it names every unit, its table lists
+    every top-level package, and every edge it writes as `a ──► b, c` is one the graph allows."""
+    layout = _readme_layout()
+    drawing = layout.split("```", 2)[1]
+    assert set(ALLOWED) - _units_named(drawing) == set()
+    packages = {path.parent.name for path in REPO_ROOT.glob("*/__init__.py")} - SKIPPED_DIRS
+    table = layout.split("```", 1)[0]
+    assert {p for p in packages if f"`{p}/`" not in table} == set()
+    drawn = set()
+    for line in drawing.splitlines():
+        segments = [re.sub(r"\([^)]*\)", "", part) for part in line.split("──►")]
+        for left, right in itertools.pairwise(segments):
+            drawn |= {(a, b) for a in _units_named(left) for b in _units_named(right)}
+    assert drawn, "no `a ──► b` edge found in the README's drawing"
+    not_allowed = {(a, b) for a, b in drawn if a not in UNRESTRICTED and b not in ALLOWED[a]}
+    assert not_allowed == set()

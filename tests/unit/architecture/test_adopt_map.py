@@ -8,7 +8,7 @@ from typing import Any
 from arch_samples import only_problem, problems_of, settings_of
 
 import identity_tags
-from architecture import adoption, build_plan, model
+from architecture import adoption, build_plan, fields
 
 ACCOUNT = "AC" + "1" * 32
 KEY = "SK" + "2" * 32
@@ -185,4 +185,4 @@ def test_a_transfer_moves_an_adopted_number_from_another_account() -> None:
 
 
 def test_the_adopt_rules_name_the_parent_as_the_model_does() -> None:
-    assert adoption.PARENT == model.PARENT_ACCOUNT_KEY
+    assert adoption.PARENT == fields.PARENT_ACCOUNT_KEY

@@ -1,0 +1,118 @@
+"""The receivers the collector load test measures, each served in its own uvicorn process
+(`python -m bench.collector_load serve RECEIVER DATABASE_URL PORT`)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from twilio.request_validator import RequestValidator
+
+from bench.collector_load_shape import DATABASE_ENV, STATUS_PATH, TOKENS_ENV
+
+
+def _naive_app(database_url: str, threaded: bool):
+    """A receiver as one would first write it: Starlette, one transaction per request."""
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from collector.events import MalformedCallback, account_sid_of, parse_form, status_event_from
+    from collector.storage.database import create_database_engine
+    from collector.storage.migrations import migrate
+    from collector.storage.writes import store_events
+
+    migrate(database_url)
+    engine = create_database_engine(database_url, sqlite_begin="IMMEDIATE")
+    validators = {sid: RequestValidator(token) for sid, token in _tokens().items()}
+
+    def commit(event) -> None:
+        with engine.begin() as connection:
+            store_events(connection, [event])
+
+    async def status_callback(request: Request) -> Response:
+        try:
+            params = parse_form(await request.body())
+            validator = validators.get(account_sid_of(params))
+            signature = request.headers.get("x-twilio-signature", "")
+            if validator is None or not validator.validate(str(request.url), params, signature):
+                return Response(status_code=403)
+            event = status_event_from(params)
+        except MalformedCallback:
+            return Response(status_code=400)
+        if threaded:
+            await run_in_threadpool(commit, event)
+        else:
+            commit(event)
+        return Response(status_code=200)
+
+    return Starlette(routes=[Route(STATUS_PATH, status_callback, methods=["POST"])])
+
+
+def _group_commit_app(database_url: str):
+    from collector.app import CollectorConfig, build_app
+    from collector.signatures import StaticTokenSource
+
+    return build_app(
+        CollectorConfig(database_url=database_url, token_source=StaticTokenSource(_tokens()))
+    )
+
+
+def _floor_app():
+    """The HTTP stack alone: reads the body and answers 200, storing nothing. Not a receiver:
+    the ceiling that uvicorn and this load generator allow on this machine."""
+
+    async def app(scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]}
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+def group_commit_app_from_environment():
+    """For `group-commit-2w`: uvicorn's worker processes import the app factory by name."""
+    return _group_commit_app(os.environ[DATABASE_ENV])
+
+
+def _tokens() -> dict[str, str]:
+    return json.loads(os.environ[TOKENS_ENV])
+
+
+def serve(receiver: str, database_url: str, port: int) -> None:
+    import uvicorn
+
+    from collector.__main__ import tune_for_serving
+
+    tune_for_serving()  # as `python -m collector serve` does, for every receiver alike
+
+    # The options `python -m collector serve` uses.
+    options = {
+        "host": "127.0.0.1",
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+        "proxy_headers": False,
+        "server_header": False,
+    }
+    if receiver == "group-commit-2w":
+        os.environ[DATABASE_ENV] = database_url
+        factory = "bench.collector_load_receivers:group_commit_app_from_environment"
+        uvicorn.run(factory, factory=True, workers=2, **options)
+        return
+    if receiver == "http-floor":
+        app = _floor_app()
+    elif receiver == "group-commit":
+        app = _group_commit_app(database_url)
+    else:
+        app = _naive_app(database_url, threaded=receiver == "naive-threads")
+    uvicorn.run(app, **options)
