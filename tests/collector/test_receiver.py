@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from collector.app import CollectorConfig
+from collector.http_protocol import CollectorHttpProtocol
 from collector.signatures import StaticTokenSource, TokenLookupError
 from collector.storage.database import create_database_engine
 from collector.storage.schema import messages, status_events
@@ -32,10 +33,14 @@ def tokens() -> StaticTokenSource:
     return StaticTokenSource({PARENT_SID: PARENT_TOKEN, SUB_SID: SUB_TOKEN})
 
 
-@pytest.fixture
-def collector(sqlite_url: str, tokens: StaticTokenSource) -> Iterator[RunningCollector]:
+# Each test runs with the protocol `serve` uses (callbacks answered without an ASGI task) and
+# with uvicorn's own (every request through the ASGI handler): the guarantees hold on both.
+@pytest.fixture(params=[CollectorHttpProtocol, "httptools"], ids=["collector-protocol", "asgi"])
+def collector(
+    sqlite_url: str, tokens: StaticTokenSource, request: pytest.FixtureRequest
+) -> Iterator[RunningCollector]:
     with running_collector(
-        CollectorConfig(database_url=sqlite_url, token_source=tokens)
+        CollectorConfig(database_url=sqlite_url, token_source=tokens), http=request.param
     ) as running:
         yield running
 
