@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,7 +148,7 @@ class StatusCallbackReceiver:
             return self.finish(decision, None)
         return await decision
 
-    def requested_url(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
+    def requested_url(self, scope: Mapping[str, Any], headers: dict[bytes, bytes]) -> str:
         """The URL Twilio requested, as it wrote it: that is what it signed."""
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
@@ -162,7 +162,9 @@ class StatusCallbackReceiver:
             host = f"{server[0]}:{server[1]}" if server[1] else server[0]
         return f"{scope.get('scheme', 'http')}://{host}{suffix}"
 
-    def decide(self, scope: Scope, headers: dict[bytes, bytes], body: bytes) -> Decision:
+    def decide(
+        self, scope: Mapping[str, Any], headers: dict[bytes, bytes], body: bytes
+    ) -> Decision:
         """Everything up to the commit, on the loop and at once (see the module docstring).
         `headers`: `wanted_headers(scope)`, already found to be a form (`is_form`)."""
         try:
@@ -258,7 +260,7 @@ class StatusCallbackReceiver:
         return status
 
 
-def wanted_headers(scope: Scope) -> dict[bytes, bytes]:
+def wanted_headers(scope: Mapping[str, Any]) -> dict[bytes, bytes]:
     return {name: value for name, value in scope["headers"] if name in WANTED_HEADERS}
 
 
