@@ -1,24 +1,28 @@
-"""CPU per status callback on the collector's event loop, without the network or the load.
+"""CPU per status callback on the collector's event loop, without the network.
 
     .venv/bin/python -m bench.collector_cpu [--events 20000] [--rounds 5] [--concurrency 64]
 
 On a shared machine the wall rate of `bench.collector_load` says mostly what the other
 processes left over, and even the server's CPU per event moves with how many callbacks each
-wake-up finds. This measures the receive path alone: the collector app, served by uvicorn's
-httptools protocol and by the collector's own (`collector.http_protocol`), in this process,
-on 64 keep-alive connections whose transports are in memory. Each answer sends that
-connection's next signed callback, so the loop always has work, and the event loop thread's
-CPU time (`time.thread_time`) per answered callback is what the request parsing, the
-receiver and the writer's batching cost on the loop. The writer thread commits to SQLite in a
-temporary directory (`--db-dir`, default /dev/shm: commits are not what is measured); its CPU
-is reported apart. The two protocols take turns, round by round, so load from elsewhere
-weighs on both alike. Every 2xx must have its row (checked at the end).
+wake-up finds (few per wake-up: each pays the loop's own overhead). This measures the
+receive path alone: the collector app, served by uvicorn's httptools protocol as `serve` runs
+it, in this process, on 64 keep-alive connections whose transports are in memory. Each answer
+sends that connection's next signed callback, so the loop always has work, and the event
+loop thread's CPU time (`time.thread_time`) per answered callback is what request parsing,
+the ASGI cycle, the receiver and the writer's batching cost on the loop. The writer thread
+commits to SQLite in a temporary directory (`--db-dir`, default /dev/shm: commits are not
+what is measured); its CPU is reported apart. Every 2xx must have its row.
+
+To compare two checkouts, run it alternately with each one's code first on the path
+(`cd OTHER && PYTHONPATH=OTHER python THIS/bench/collector_cpu.py`): the rounds of one
+process share its load, those of two processes only roughly.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -27,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-PROTOCOLS = ("httptools", "collector")
+VARIANTS = ("collector",)  # served alike; more names would take turns chunk by chunk
 
 
 class _MemoryTransport(asyncio.Transport):
@@ -40,7 +44,7 @@ class _MemoryTransport(asyncio.Transport):
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if data:
-            self.client.answered(bytes(data))
+            self.client.on_answer(bytes(data))
 
     def is_closing(self) -> bool:
         return self._closing
@@ -72,21 +76,25 @@ class _Client:
         if request is not None:
             self.protocol.data_received(request)
 
-    def answered(self, data: bytes) -> None:
+    def on_answer(self, data: bytes) -> None:
         self.run.count(data)
         self.run.loop.call_soon(self.send_next)  # as a network round trip would: later
 
 
 class _Run:
+    """The callbacks of one protocol, sent up to `limit` (a chunk) and counted as answered."""
+
     def __init__(self, loop: asyncio.AbstractEventLoop, requests: list[bytes]) -> None:
         self.loop = loop
         self.requests = requests
         self.sent = 0
+        self.answered = 0
+        self.limit = len(requests)
         self.answers: dict[int, int] = {}
         self.done = loop.create_future()
 
     def next_request(self) -> bytes | None:
-        if self.sent == len(self.requests):
+        if self.sent >= self.limit:
             return None
         self.sent += 1
         return self.requests[self.sent - 1]
@@ -94,42 +102,60 @@ class _Run:
     def count(self, data: bytes) -> None:
         status = int(data[9:12])
         self.answers[status] = self.answers.get(status, 0) + 1
-        if sum(self.answers.values()) == len(self.requests) and not self.done.done():
+        self.answered += 1
+        if self.answered == self.limit and not self.done.done():
             self.done.set_result(None)
 
 
-async def _measure(protocol_name: str, database_url: str, requests: list[bytes], width: int):
-    """Loop-thread and other-thread CPU seconds and the answers, for one round."""
+async def _measure(
+    names: Sequence[str], scratch: str, requests: list[bytes], width: int, chunk: int
+) -> dict[str, tuple[float, float, dict[int, int], str]]:
+    """Each variant's loop-thread and other-thread CPU seconds, answers and database, its
+    callbacks sent in chunks of `chunk` that alternate between the variants, so a burst of
+    load from elsewhere weighs on all alike."""
     import uvicorn
     from uvicorn.server import ServerState
 
     from bench.collector_load import _group_commit_app
 
-    app = _group_commit_app(database_url)
-    http: Any = "httptools"
-    if protocol_name == "collector":
-        from collector.http_protocol import CollectorHttpProtocol
-
-        http = CollectorHttpProtocol
-    config = uvicorn.Config(app, http=http, access_log=False, proxy_headers=False)
-    config.load()
-    state = ServerState()
     loop = asyncio.get_running_loop()
-    async with app.lifespan(app.web):
-        run = _Run(loop, requests)
-        clients = [
-            _Client(run, config.http_protocol_class(config, state, {}, loop))  # type: ignore[call-arg]
-            for _ in range(width)
-        ]
-        thread_before, process_before = time.thread_time(), time.process_time()
-        for client in clients:
-            client.send_next()
-        await run.done
-        loop_cpu = time.thread_time() - thread_before
-        other_cpu = time.process_time() - process_before - loop_cpu
-        for client in clients:
-            client.protocol.connection_lost(None)
-    return loop_cpu, other_cpu, run.answers
+    served = []
+    async with contextlib.AsyncExitStack() as stack:
+        for name in names:
+            database_url = f"sqlite:///{scratch}/{name}.db"
+            app = _group_commit_app(database_url)
+            config = uvicorn.Config(app, http="httptools", access_log=False, proxy_headers=False)
+            config.load()
+            await stack.enter_async_context(app.lifespan(app.web))
+            state = ServerState()
+            protocols = [
+                config.http_protocol_class(config, state, {}, loop)  # type: ignore[call-arg]
+                for _ in range(width)
+            ]
+            served.append((name, database_url, protocols, [0.0, 0.0]))
+        runs = {name: _Run(loop, requests) for name, *_ in served}
+        clients = {
+            name: [_Client(runs[name], p) for p in protocols] for name, _, protocols, _ in served
+        }
+        for offset in range(0, len(requests), chunk):
+            for name, _, _, cpu in served:
+                run = runs[name]
+                run.limit = min(offset + chunk, len(requests))
+                run.done = loop.create_future()
+                thread_before, process_before = time.thread_time(), time.process_time()
+                for client in clients[name]:
+                    client.send_next()
+                await run.done
+                loop_cpu = time.thread_time() - thread_before
+                cpu[0] += loop_cpu
+                cpu[1] += time.process_time() - process_before - loop_cpu
+        for name in clients:
+            for client in clients[name]:
+                client.protocol.connection_lost(None)
+    return {
+        name: (cpu[0], cpu[1], runs[name].answers, database_url)
+        for name, database_url, _, cpu in served
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20_000, help="callbacks per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--protocols", default=",".join(PROTOCOLS))
+    parser.add_argument("--chunk", type=int, default=1000, help="callbacks per turn")
     parser.add_argument("--db-dir", default="/dev/shm" if Path("/dev/shm").is_dir() else None)
     args = parser.parse_args(argv)
 
@@ -154,21 +180,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         uvloop.install()
     except ImportError:
         pass
-    names = [name for name in args.protocols.split(",") if name]
+    names = list(VARIANTS)
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     print(
         f"collector CPU per callback: {args.rounds} rounds of {args.events} signed callbacks on "
         f"{args.concurrency} in-memory connections; load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    with tempfile.TemporaryDirectory(prefix="collector-cpu-", dir=args.db_dir) as scratch:
-        for round_number in range(args.rounds):
-            for index, name in enumerate(names):
-                database_url = f"sqlite:///{scratch}/{name}-{round_number}.db"
-                requests = signed_requests(4020, args.events, (round_number << 8) + index)
-                loop_cpu, other_cpu, answers = asyncio.run(
-                    _measure(name, database_url, requests, args.concurrency)
-                )
+    for round_number in range(args.rounds):
+        requests = signed_requests(4020, args.events, round_number + 1)
+        with tempfile.TemporaryDirectory(prefix="collector-cpu-", dir=args.db_dir) as scratch:
+            measured = asyncio.run(_measure(names, scratch, requests, args.concurrency, args.chunk))
+            for name, (loop_cpu, other_cpu, answers, database_url) in measured.items():
                 ok = answers.get(200, 0)
                 stored = _stored(database_url)
                 if ok != args.events or stored != ok:
@@ -187,9 +210,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{name:<10} median loop CPU {medians[name]:.1f} us per callback, writer thread "
             f"{statistics.median(r[1] for r in rows):.1f} us"
         )
-    if len(medians) == 2:
-        first, second = names
-        print(f"{second} / {first}: {medians[second] / medians[first]:.2f}x loop CPU")
     return 0
 
 

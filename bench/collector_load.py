@@ -141,7 +141,6 @@ def serve(receiver: str, database_url: str, port: int) -> None:
     import uvicorn
 
     from collector.__main__ import tune_for_serving
-    from collector.http_protocol import collector_http_protocol
 
     tune_for_serving()  # as `python -m collector serve` does, for every receiver alike
 
@@ -153,7 +152,6 @@ def serve(receiver: str, database_url: str, port: int) -> None:
         "access_log": False,
         "proxy_headers": False,
         "server_header": False,
-        "http": collector_http_protocol(),  # plain httptools for any app but the collector
     }
     if receiver == "group-commit-2w":
         os.environ[DATABASE_ENV] = database_url

@@ -198,7 +198,6 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from collector.app import PUBLIC_URL_ENV, STATUS_PATH_ENV, USAGE_ENV
-    from collector.http_protocol import collector_http_protocol
     from collector.signatures import TwilioTokenSource
     from collector.usage import TwilioUsageSource
 
@@ -225,8 +224,6 @@ def serve(args: argparse.Namespace) -> int:
         "server_header": False,
         # Lets in-flight callbacks finish (they wait for their commit) on SIGTERM/SIGINT.
         "timeout_graceful_shutdown": 30,
-        # uvicorn's httptools protocol, answering status callbacks without an ASGI task.
-        "http": collector_http_protocol(),
     }
     tune_for_serving()
     if args.accounts_refresh < 1:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +17,6 @@ from twilio.request_validator import RequestValidator
 
 from collector.app import CollectorApp, CollectorConfig, build_app
 from collector.events import StatusEvent, parse_form, status_event_from
-from collector.http_protocol import CollectorHttpProtocol
 
 # The collector process runner lives in devkit (bench uses it too); tests import it from here.
 from devkit.collector_process import (  # noqa: F401
@@ -116,24 +114,12 @@ class RunningCollector:
 
 
 @contextmanager
-def running_collector(
-    config: CollectorConfig, http: str | type[asyncio.Protocol] = CollectorHttpProtocol
-) -> Iterator[RunningCollector]:
-    """The collector app served by uvicorn in a thread, on a free loopback port, with the HTTP
-    protocol and proxy setting `serve` uses (`http="httptools"`: uvicorn's own protocol, every
-    request through the ASGI handler)."""
+def running_collector(config: CollectorConfig) -> Iterator[RunningCollector]:
+    """The collector app served by uvicorn in a thread, on a free loopback port."""
     app = build_app(config)
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-            http=http,
-            proxy_headers=False,  # as `serve` runs it: X-Forwarded-* is never trusted
-        )
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
     thread = threading.Thread(target=server.run, name="collector-under-test", daemon=True)
     thread.start()

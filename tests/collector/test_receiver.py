@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select
 
 from collector.app import CollectorConfig
-from collector.http_protocol import CollectorHttpProtocol
 from collector.signatures import StaticTokenSource, TokenLookupError
 from collector.storage.database import create_database_engine
 from collector.storage.schema import messages, status_events
@@ -33,14 +32,10 @@ def tokens() -> StaticTokenSource:
     return StaticTokenSource({PARENT_SID: PARENT_TOKEN, SUB_SID: SUB_TOKEN})
 
 
-# Each test runs with the protocol `serve` uses (callbacks answered without an ASGI task) and
-# with uvicorn's own (every request through the ASGI handler): the guarantees hold on both.
-@pytest.fixture(params=[CollectorHttpProtocol, "httptools"], ids=["collector-protocol", "asgi"])
-def collector(
-    sqlite_url: str, tokens: StaticTokenSource, request: pytest.FixtureRequest
-) -> Iterator[RunningCollector]:
+@pytest.fixture
+def collector(sqlite_url: str, tokens: StaticTokenSource) -> Iterator[RunningCollector]:
     with running_collector(
-        CollectorConfig(database_url=sqlite_url, token_source=tokens), http=request.param
+        CollectorConfig(database_url=sqlite_url, token_source=tokens)
     ) as running:
         yield running
 
