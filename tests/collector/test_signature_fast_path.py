@@ -9,7 +9,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from collector.events import FormParams, event_key_of, parse_form
-from collector.signatures import signature_of
+from collector.signatures import keyed_hmac, signature_of
 
 TOKEN = "12345678901234567890123456789012"
 URLS = ["https://hooks.example.com/twilio/status?x=1&y=%20", "http://127.0.0.1:4020/twilio/status"]
@@ -33,6 +33,7 @@ def test_the_signature_equals_the_twilio_librarys(url: str, pairs: list[tuple[st
     expected = RequestValidator(TOKEN).compute_signature(url, form)
     assert signature_of(TOKEN.encode(), url, form) == expected
     assert signature_of(TOKEN.encode(), url, FormParams(list(pairs))) == expected
+    assert signature_of(keyed_hmac(TOKEN), url, form) == expected  # the key prepared once
 
 
 def test_the_event_identity_ignores_order_but_not_repeats():
