@@ -175,13 +175,9 @@ def _lose_the_next_create(emulator, path: str, fault: str) -> None:
     )
 
 
-@pytest.mark.parametrize("fault", ["commit_then_500", "commit_then_drop"])
-def test_a_lost_answer_with_lagging_lists_makes_no_twin(
-    configured, emulator, subaccount_sid, fault
-) -> None:
-    """Every created type, its create's answer lost while lists lag 2 s."""
-    client = emulator.client()
-    cases = [
+def _created_types(subaccount_sid: str) -> list:
+    """Each created type: its provider, the create's path, and its inputs for a tag."""
+    return [
         (SubaccountProvider, r"/Accounts\.json$", lambda t: account_inputs(t)),
         (ApiKeyProvider, r"/Keys\.json$", lambda t: key_inputs(subaccount_sid, t)),
         (MessagingServiceProvider, r"/Services$", lambda t: service_inputs(subaccount_sid, t)),
@@ -191,6 +187,15 @@ def test_a_lost_answer_with_lagging_lists_makes_no_twin(
             lambda t: number_inputs(subaccount_sid, t),
         ),
     ]
+
+
+@pytest.mark.parametrize("fault", ["commit_then_500", "commit_then_drop"])
+def test_a_lost_answer_with_lagging_lists_makes_no_twin(
+    configured, emulator, subaccount_sid, fault
+) -> None:
+    """Every created type, its create's answer lost while lists lag 2 s."""
+    client = emulator.client()
+    cases = _created_types(subaccount_sid)
     for provider_class, path, make_inputs in cases:
         tag = secrets.token_hex(5)
         _lose_the_next_create(emulator, path, fault)
@@ -229,16 +234,7 @@ def test_the_next_up_removes_a_twin_that_lagged_past_the_window(
     """Lists lag 2 s, longer than a lost-answer window of 0.3 s: the create is tried again and
     a twin is left. The next `up` (diff, then update) removes it and names it; nothing else."""
     monkeypatch.setenv(LOST_ANSWER_WINDOW_ENV, "0.3")
-    cases = [
-        (SubaccountProvider, r"/Accounts\.json$", lambda t: account_inputs(t)),
-        (ApiKeyProvider, r"/Keys\.json$", lambda t: key_inputs(subaccount_sid, t)),
-        (MessagingServiceProvider, r"/Services$", lambda t: service_inputs(subaccount_sid, t)),
-        (
-            PhoneNumberProvider,
-            r"/IncomingPhoneNumbers\.json$",
-            lambda t: number_inputs(subaccount_sid, t),
-        ),
-    ]
+    cases = _created_types(subaccount_sid)
     for provider_class, path, make_inputs in cases:
         name = provider_class.__name__
         tag = secrets.token_hex(5)
