@@ -34,7 +34,7 @@ from bench.estate_shape import area_code_of, customer_keys
 from bench.floor import run_floor
 from bench.measure import CpuSampler, CpuUse, twilio_calls
 from devkit.emulator_process import EmulatorProcess
-from devkit.program import BIN_DIR, REPO_ROOT, VENV_DIR, copy_program
+from devkit.program import REPO_ROOT, copy_program
 from fleet.catalog import (
     ARCHITECTURE,
     CustomerSpec,
@@ -136,38 +136,48 @@ class Step:
     output: str = ""
 
 
+def fleet_emulator(root: Path, args: argparse.Namespace) -> EmulatorProcess:
+    """The emulator a benchmarked fleet talks to: the injected latency, and the parent's
+    concurrency cap that the fleet's in-flight budget must respect."""
+    return EmulatorProcess(
+        root / "emulator",
+        extra_args=[
+            "--latency-ms",
+            f"{args.latency_ms:g}",
+            "--account-concurrency-limit",
+            str(args.parent_in_flight),
+        ],
+    )
+
+
+def fleet_env(checkout: Path, root: Path, emulator_url: str) -> dict[str, str]:
+    """The environment of `checkout`'s fleet command, as an operator runs it from the checkout
+    (it finds the engine, virtualenv and scripts beside itself), with state under `root`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "TWILIO_", "TLZ_"))}
+    env.update(
+        {
+            "PATH": f"{checkout / '.bin'}:{checkout / '.venv' / 'bin'}:{env.get('PATH', '')}",
+            "PYTHONPATH": str(checkout),
+            "PULUMI_BACKEND_URL": f"file://{root / 'backend'}",
+            "PULUMI_HOME": str(root / "pulumi-home"),
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "TWILIO_EMULATOR_URL": emulator_url,
+            "NO_COLOR": "1",
+        }
+    )
+    return env
+
+
 class FleetBench:
     def __init__(self, root: Path, customers: int, args: argparse.Namespace) -> None:
         self.root = root
         self.customers = customers
         self.args = args
         self.project = root / "project"
-        self.emulator = EmulatorProcess(
-            root / "emulator",
-            extra_args=[
-                "--latency-ms",
-                f"{args.latency_ms:g}",
-                "--account-concurrency-limit",
-                str(args.parent_in_flight),
-            ],
-        )
+        self.emulator = fleet_emulator(root, args)
 
     def env(self) -> dict[str, str]:
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "TWILIO_", "TLZ_"))
-        }
-        env.update(
-            {
-                "PATH": f"{BIN_DIR}:{VENV_DIR / 'bin'}:{env.get('PATH', '')}",
-                "PYTHONPATH": str(REPO_ROOT),
-                "PULUMI_BACKEND_URL": f"file://{self.root / 'backend'}",
-                "PULUMI_HOME": str(self.root / "pulumi-home"),
-                "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-                "TWILIO_EMULATOR_URL": self.emulator.url,
-                "NO_COLOR": "1",
-            }
-        )
-        return env
+        return fleet_env(REPO_ROOT, self.root, self.emulator.url)
 
     def prepare(self) -> None:
         copy_program(self.project, stack_files=False)

@@ -32,8 +32,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.estate_shape import area_code_of, customer_keys
+from bench.fleet import fleet_emulator, fleet_env
 from bench.measure import CpuSampler, CpuUse, twilio_calls
-from devkit.emulator_process import EmulatorProcess
 from devkit.program import PROGRAM_PACKAGES, REPO_ROOT
 from fleet.catalog import (
     ARCHITECTURE,
@@ -47,7 +47,6 @@ from fleet.catalog import (
     write_group,
 )
 
-PASSPHRASE = "twilio-landing-zone-local"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
@@ -74,33 +73,10 @@ class Side:
         self.root = root
         self.args = args
         self.project = root / "project"
-        self.emulator = EmulatorProcess(
-            root / "emulator",
-            extra_args=[
-                "--latency-ms",
-                f"{args.latency_ms:g}",
-                "--account-concurrency-limit",
-                str(args.parent_in_flight),
-            ],
-        )
+        self.emulator = fleet_emulator(root, args)
 
     def env(self) -> dict[str, str]:
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "TWILIO_", "TLZ_"))
-        }
-        bin_dir, venv_bin = self.checkout / ".bin", self.checkout / ".venv" / "bin"
-        env.update(
-            PATH=f"{bin_dir}:{venv_bin}:{env.get('PATH', '')}",
-            # The checkout's fleet command, as an operator runs it from the checkout (it finds
-            # the engine, virtualenv and scripts beside itself).
-            PYTHONPATH=str(self.checkout),
-            PULUMI_BACKEND_URL=f"file://{self.root / 'backend'}",
-            PULUMI_HOME=str(self.root / "pulumi-home"),
-            PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
-            TWILIO_EMULATOR_URL=self.emulator.url,
-            NO_COLOR="1",
-        )
-        return env
+        return fleet_env(self.checkout, self.root, self.emulator.url)
 
     def prepare(self, customers: int) -> None:
         """The checkout's program, pack and fleet command, and one group of N customers."""
