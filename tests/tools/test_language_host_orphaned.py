@@ -99,18 +99,24 @@ def _recorded_pids(record: Path) -> list[int]:
     return [int(pid) for pid in record.read_text().split()]
 
 
+def _run_program(cli: subprocess.Popen, tmp_path: Path) -> tuple:
+    """The host's pid, its channel and stub, and the pending Run of `main.py` it was asked for."""
+    host_pid, port = map(int, cli.stdout.readline().split())
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    stub = language_pb2_grpc.LanguageRuntimeStub(channel)
+    run = stub.Run.future(
+        language_pb2.RunRequest(
+            project="p", stack="s", pwd=str(tmp_path), info=program_info(tmp_path, "main.py")
+        )
+    )
+    return host_pid, channel, stub, run
+
+
 def test_what_the_program_started_stops_when_the_cli_is_killed(tmp_path: Path) -> None:
     record = tmp_path / "program.pid"
     cli = _start_cli(tmp_path, SPAWNING_EXECUTOR, {"RECORD_TO": str(record)})
     try:
-        host_pid, port = map(int, cli.stdout.readline().split())
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        stub = language_pb2_grpc.LanguageRuntimeStub(channel)
-        run = stub.Run.future(
-            language_pb2.RunRequest(
-                project="p", stack="s", pwd=str(tmp_path), info=program_info(tmp_path, "main.py")
-            )
-        )
+        host_pid, channel, _stub, run = _run_program(cli, tmp_path)
         program_pid, helper_pid = _recorded_pids(record)
         assert _running(helper_pid)
 
@@ -140,14 +146,7 @@ def test_programs_and_packs_stop_when_the_host_itself_is_killed(tmp_path: Path) 
         {"RECORD_TO": str(program_record), "PACK_RECORD_TO": str(pack_record)},
     )
     try:
-        host_pid, port = map(int, cli.stdout.readline().split())
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        stub = language_pb2_grpc.LanguageRuntimeStub(channel)
-        run = stub.Run.future(
-            language_pb2.RunRequest(
-                project="p", stack="s", pwd=str(tmp_path), info=program_info(tmp_path, "main.py")
-            )
-        )
+        host_pid, channel, stub, run = _run_program(cli, tmp_path)
         pack = stub.RunPlugin(
             language_pb2.RunPluginRequest(
                 pwd=str(pack_dir),
@@ -188,14 +187,7 @@ def test_host_and_its_program_stop_when_the_cli_is_killed(tmp_path: Path) -> Non
         start_new_session=True,
     )  # fmt: skip
     try:
-        host_pid, port = map(int, cli.stdout.readline().split())
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        stub = language_pb2_grpc.LanguageRuntimeStub(channel)
-        run = stub.Run.future(
-            language_pb2.RunRequest(
-                project="p", stack="s", pwd=str(tmp_path), info=program_info(tmp_path, "main.py")
-            )
-        )
+        host_pid, channel, _stub, run = _run_program(cli, tmp_path)
         deadline = time.monotonic() + 20
         while not record.exists() or not record.read_text():
             assert time.monotonic() < deadline, "the program never started"
