@@ -211,10 +211,11 @@ class ApiKeyProvider(TwilioProvider):
                 if attempt == CREATE_ATTEMPTS:
                     raise
             else:
-                if unaccounted and resumed:
+                if resumed and attempt > 0:
                     # This run is already the follow-up of one that lost this key's answers:
                     # a twin left now would need a third run (lists lag longer than the
-                    # window). So it makes sure, once, after the mint that worked.
+                    # window). So it makes sure, once, after the mint that worked (even when
+                    # a look found a key: it may have been the earlier run's, still lagging).
                     unaccounted = not self._delete_lost_mints(inputs, key.sid, removed)
                 return key, key.secret, removed, unaccounted
             # Wait (within the lost-answer window) for the key the lost answer may have made;
