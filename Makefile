@@ -88,7 +88,8 @@ lint: setup
 	$(VENV)/bin/mypy policies/__main__.py
 
 # The reliability suites in full: every cell of the lost-answer fault matrix (prod and a
-# 20-tenant stack, 5% and 30%, 500s and dropped connections; `make test` runs one cell),
+# 20-tenant stack, 5% and 30%, 500s and dropped connections; `make test` runs two cells
+# and the scripted key case),
 # SIGKILL recovery, two states with one stack name, adoption rules at the provider level.
 reliability: setup
 	TLZ_FULL_FAULT_MATRIX=1 $(VENV)/bin/python -m pytest tests/reliability tests/providers/test_adoption.py --durations=0

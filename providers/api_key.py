@@ -38,11 +38,14 @@ from providers.identity import (
     adopt_by_sid,
     final_look_window,
     judge,
+    listing_window,
     lost_answer_record,
     made_recently,
+    once_listed,
     removal_record,
     sweep_twins,
     tagged,
+    this_states_leftovers,
     wait_for,
 )
 from twilio_access.transport import UnknownOutcomeError
@@ -187,11 +190,15 @@ class ApiKeyProvider(TwilioProvider):
         whose secret nobody saw: it is looked for (Twilio's lists lag) and deleted before
         minting again."""
         removed: list[str] = []
+        # Whether an earlier run of this state minted this key and failed or was killed
+        # before state saw it (its keys were found and deleted just now).
+        resumed = False
         # A subaccount this process just created holds no key of ours yet.
         if inputs.account_sid not in CREATED_HERE:
             adopted = self._clear_interrupted(inputs, self._find_for(inputs), removed)
             if adopted is not None:
                 return adopted, None, removed, False
+            resumed = bool(removed)
         # A lost mint whose key never showed up in the window: it may show up later (a twin).
         unaccounted = False
         # One mint more than other creates make: where their last look may adopt what the
@@ -200,10 +207,17 @@ class ApiKeyProvider(TwilioProvider):
         for attempt in range(CREATE_ATTEMPTS + 1):
             try:
                 key = self._mint(inputs)
-                return key, key.secret, removed, unaccounted
             except UnknownOutcomeError:
                 if attempt == CREATE_ATTEMPTS:
                     raise
+            else:
+                if resumed and attempt > 0:
+                    # This run is already the follow-up of one that lost this key's answers:
+                    # a twin left now would need a third run (lists lag longer than the
+                    # window). So it makes sure, once, after the mint that worked (even when
+                    # a look found a key: it may have been the earlier run's, still lagging).
+                    unaccounted = not self._delete_lost_mints(inputs, key.sid, removed)
+                return key, key.secret, removed, unaccounted
             # Wait (within the lost-answer window) for the key the lost answer may have made;
             # after the last of the usual attempts, for longer (identity.final_look_window).
             last_look = attempt + 1 == CREATE_ATTEMPTS
@@ -216,6 +230,21 @@ class ApiKeyProvider(TwilioProvider):
             if cleared is not None and cleared is not True:
                 return cleared, None, removed, unaccounted  # a key named in TLZ_ADOPT showed up
         raise AssertionError("unreachable")
+
+    def _delete_lost_mints(self, inputs: ApiKeyInputs, minted: str, removed: list[str]) -> bool:
+        """Once the list shows the key just minted, it shows the keys the lost mints before it
+        made: delete those (this state's, within the recovery window; identity.py). False
+        when the list did not show the new key in time (identity.listing_window):
+        the next run's diff looks again (`lost_answer_at`)."""
+        listed = once_listed(
+            lambda: self._find(inputs.account_sid, inputs.tag), minted, listing_window()
+        )
+        if listed is None:
+            return False
+        for leftover in this_states_leftovers(listed, minted, inputs.state_mark):
+            if self._delete(inputs.account_sid, leftover.sid):
+                removed.append(leftover.sid)
+        return True
 
     def _mint(self, inputs: ApiKeyInputs):
         if inputs.kind == "restricted":

@@ -32,6 +32,7 @@ from typing import Any, Protocol, TypeVar
 from identity_tags import parse_state_mark, parse_tag
 from providers.created_here import CREATED_HERE
 from providers.errors import TWILIO_FAILURES, TwilioResourceError, is_not_found
+from twilio_access.consistency import SETTLE_SECONDS
 from twilio_access.transport import UnknownOutcomeError
 
 T = TypeVar("T")
@@ -253,6 +254,13 @@ def final_look_window() -> float:
     return lost_answer_window() * CREATE_ATTEMPTS
 
 
+def listing_window() -> float:
+    """How long to wait for a list to show an object just made (`once_listed`): as long as a
+    read of a new object is waited out (twilio_access.consistency), or the longer look when
+    that is longer. Only the lag is spent: the wait ends as soon as the object shows."""
+    return max(SETTLE_SECONDS, final_look_window())
+
+
 def wait_for(
     find: Callable[[], Sequence[Found]],
     accept: Callable[[Sequence[Found]], T | None],
@@ -289,6 +297,36 @@ def sweep_twins(
         if twin and (dry_run or remove(item)):
             removed.append(item.sid)
     return removed
+
+
+def once_listed(
+    find: Callable[[], Sequence[Found]], own_sid: str, window: float
+) -> Sequence[Found] | None:
+    """What the list shows once it shows the object just made (`own_sid`), or None when it
+    did not within `window`. Lists lag by how long ago an object was made, so a list that
+    shows it also shows whatever lost answers made before it: a look that cannot miss them."""
+    return wait_for(
+        find, lambda found: found if any(f.sid == own_sid for f in found) else None, window
+    )
+
+
+def this_states_leftovers(
+    found: Sequence[Found], keep_sid: str, state_mark: str | None, now: float | None = None
+) -> list[Found]:
+    """The objects with a tag that this state provably made and does not keep: its mark,
+    made within the recovery window (as `judge` adopts), another SID. Anything else that
+    carries the tag is left alone: a tag match alone never removes another state's object."""
+    if state_mark is None:
+        return []
+    window = recovery_window()
+    return [
+        item
+        for item in found
+        if item.sid != keep_sid
+        and parse_state_mark(item.friendly_name) == state_mark
+        and (age := age_seconds(item.created, now)) is not None
+        and age <= window
+    ]
 
 
 def removing(call: Callable[[], object]) -> bool:

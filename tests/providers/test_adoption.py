@@ -405,3 +405,36 @@ def test_a_key_whose_every_mint_is_lost_deletes_those_keys_and_mints_once_more(
         assert provider.diff(created.id, created.outs, inputs).changes
         provider.update(created.id, created.outs, inputs)
     assert _tagged_sids(emulator, ApiKeyProvider, subaccount_sid, tag) == [created.id]
+
+
+def test_a_key_resuming_a_failed_run_leaves_no_twin_when_its_mint_is_lost_again(
+    configured, emulator, subaccount_sid, monkeypatch, new_run
+) -> None:
+    """An earlier run of this state lost every mint of the key and failed, leaving a key
+    with the tag and this state's mark. The next run finds it (a resumed create), deletes
+    it, and its own mint loses its answer again while lists lag 2 s, longer than the window
+    (0.3 s): it mints again, then waits until its new key shows in the list and deletes the
+    key the lost mint made, so no run after it has a twin to remove."""
+    monkeypatch.setenv(LOST_ANSWER_WINDOW_ENV, "0.3")
+    tag = secrets.token_hex(5)
+    inputs = key_inputs(subaccount_sid, tag)
+    account = emulator.client().api.v2010.accounts(subaccount_sid)
+    left = account.new_keys.create(
+        friendly_name=with_state_mark(inputs["friendly_name"], STATE_MARK)
+    )
+    new_run()
+    emulator.set_faults(
+        eventual_consistency_ms=LAG_MS,
+        script=["commit_then_500"],
+        path_pattern=r"/Keys\.json$",
+        methods=["POST"],
+    )
+    created = configured(ApiKeyProvider).create(inputs)
+    emulator.set_faults(eventual_consistency_ms=0, script=[])
+    assert created.outs["secret"]
+    assert _tagged_sids(emulator, ApiKeyProvider, subaccount_sid, tag) == [created.id]
+    removed = created.outs["removed_twins"]["sids"]
+    assert left.sid in removed and len(removed) == 2, removed  # the leftover and the lost mint
+    # Everything the lost mint made is accounted for: the next run has nothing to look for.
+    assert LOST_ANSWER_OUTPUT not in created.outs
+    assert not configured(ApiKeyProvider).diff(created.id, created.outs, inputs).changes
