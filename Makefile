@@ -45,7 +45,7 @@ help:
 	@echo "make policy-check STACK=dev|prod   pulumi preview with the policy pack (no Twilio calls)"
 	@echo "make collector  run the status-callback collector in the foreground on port $(COLLECTOR_PORT)"
 	@echo "make bench   estate benchmark (10/50/100 customers) against the emulator, ~15 minutes"
-	@echo "make reliability  the full fault matrix, kills and two-state suites (about 20 minutes)"
+	@echo "make reliability  the full fault matrix, kills and two-state suites (about 11 minutes on a quiet machine)"
 	@echo "make bench-state  up of 100 customers, state in the file backend vs PostgreSQL (long: per-step checkpoints)"
 	@echo "make lint    ruff and mypy (the type check of the product's packages)"
 	@echo "make resume STACK=dev   re-run a stack after a killed pulumi up (stale lock, refresh, up)"
