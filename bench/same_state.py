@@ -16,8 +16,11 @@ Both programs run on this checkout's virtualenv, engine and provider host.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,12 +29,53 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from devkit.program import PROGRAM_PACKAGES, copy_program
-from tests.support.emulator_process import running_emulator
-from tests.support.pulumi_cli import PulumiWorkspace
+from devkit.emulator_process import running_emulator
+from devkit.program import BIN_DIR, PROGRAM_PACKAGES, VENV_DIR, copy_program
 
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"  # Pulumi's mark of a secret value
 COMPARED = ("inputs", "outputs", "parent", "protect", "additionalSecretOutputs")
+# The shipped stack files carry the salt of the documented local passphrase.
+PASSPHRASE = "twilio-landing-zone-local"
+
+
+class Cli:
+    """This checkout's engine in one project directory, on a private file backend."""
+
+    def __init__(self, project: Path, state: Path, emulator_url: str) -> None:
+        self.project = project
+        (state / "backend").mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "TWILIO_"))}
+        env.update(
+            PATH=f"{BIN_DIR}:{VENV_DIR / 'bin'}:{env.get('PATH', '')}",
+            PULUMI_BACKEND_URL=f"file://{state / 'backend'}",
+            PULUMI_HOME=str(state / "home"),
+            PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
+            PULUMI_SKIP_UPDATE_CHECK="true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+            TWILIO_EMULATOR_URL=emulator_url,
+            NO_COLOR="1",
+        )
+        self.env = env
+
+    def run(self, *args: str) -> str:
+        completed = subprocess.run(
+            [str(BIN_DIR / "pulumi"), *args, "--non-interactive"],
+            cwd=self.project,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=1800,
+        )
+        if completed.returncode != 0:
+            raise SystemExit(f"pulumi {' '.join(args)} failed:\n{completed.stdout[-3000:]}")
+        return completed.stdout
+
+    def outputs(self) -> dict:
+        return json.loads(self.run("stack", "output", "--json", "--show-secrets"))
+
+    def resources(self) -> list[dict]:
+        return json.loads(self.run("stack", "export"))["deployment"].get("resources") or []
 
 
 def plain(value: Any) -> Any:
@@ -73,20 +117,19 @@ def check_stack(root: Path, baseline: Path, stack: str, emulator_url: str) -> li
         shutil.rmtree(old / package)
         shutil.copytree(baseline / package, old / package)
     shutil.copy2(baseline / "__main__.py", old / "__main__.py")
-    env = {"TWILIO_EMULATOR_URL": emulator_url}
-    made = PulumiWorkspace(project_dir=old, state_dir=root / "state", extra_env=env)
-    kept = PulumiWorkspace(project_dir=new, state_dir=root / "state", extra_env=env)
-    made.init_stack(stack)
+    made = Cli(old, root / "state", emulator_url)
+    kept = Cli(new, root / "state", emulator_url)
+    made.run("stack", "init", stack, "--secrets-provider", "passphrase")
     made.run("up", "--yes", "--skip-preview")
-    outputs_before = made.outputs(show_secrets=True)
+    outputs_before = made.outputs()
     before = comparable(made.resources())
     kept.run("stack", "select", stack)
-    preview = kept.run("preview", "--diff").output
+    preview = kept.run("preview", "--diff")
     plan = re.findall(r"(\d+ (?:to \w+|unchanged))", preview)
     changed_outputs = re.findall(r"^\s*[-+~]\s*(tenants|names|api_key_secrets)\s*:", preview, re.M)
     kept.run("up", "--yes")
     problems = differences(before, comparable(kept.resources()))
-    if kept.outputs(show_secrets=True) != outputs_before:
+    if kept.outputs() != outputs_before:
         problems.append("the stack outputs differ")
     if plan != [f"{len(before) - 1} unchanged"]:  # every resource but the stack itself
         problems.append(f"the preview planned {plan}")

@@ -38,11 +38,11 @@ debug messages and 1.3 in stack traces; the program is one thread, so that CPU i
   value, known, not secret, depending on no resource, exactly what the SDK's chain resolves
   to. Anything else (a parent resource, an output part) still goes the SDK's way.
 - **Garbage collection** (a quarter of the program's CPU in that check): registering a
-  resource allocates a few hundred container objects (futures, outputs, closures) that live
-  until the program ends, and Python's collector walks them again and again as they pile up.
+  resource allocates a few hundred container objects (futures, outputs, closures), many of
+  which live until the program ends, and Python's collector walked them again and again.
   The objects of the imports are frozen out of the collector's reach, and it runs after
-  50,000 allocations instead of 700 (`collect_garbage_less_often`); memory is unchanged in
-  practice (the program's garbage is short-lived and acyclic but for a few asyncio cycles).
+  50,000 allocations instead of 700 (`collect_garbage_less_often`). Peak memory did not
+  grow: 185 MB against 189 MB before for that group's program.
 
 Each replaces a private SDK function, so `install()` first checks that the SDK is the version
 these were measured on (requirements.txt pins it) and otherwise leaves the SDK alone with a
