@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
@@ -64,7 +65,7 @@ class LandingZone(pulumi.ComponentResource):
             sids += [api_key.sid for api_key in tenant.api_keys.values()]
             sids += [messaging.service.sid for messaging in tenant.messaging.values()]
 
-        def nest(values: list[str]) -> dict | list:
+        def nest(values: list[Any]) -> Any:
             resolved = iter(values)
             return all_named(
                 {
@@ -92,7 +93,7 @@ class LandingZone(pulumi.ComponentResource):
         tenants = list(self.tenants.items())
         secrets = [api_key.secret for _, tenant in tenants for api_key in tenant.api_keys.values()]
 
-        def nest(values: list[str | None]) -> dict | list:
+        def nest(values: list[Any]) -> Any:
             resolved = iter(values)
             return all_named(
                 {

@@ -182,7 +182,7 @@ def resolved_urn_of_strings(sdk_create_urn):
         )
         return pulumi.Output._from_data(data)
 
-    create_urn.__wrapped__ = sdk_create_urn  # type: ignore[attr-defined]  # the SDK's, for tests
+    create_urn.__wrapped__ = sdk_create_urn  # the SDK's, for tests
     return create_urn
 
 
