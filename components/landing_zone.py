@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
 from architecture.planner import Plan
+from components.flat_outputs import all_named, gathered
 from components.name_map import name_map
 from components.tenant import Tenant, TenantArgs
 from components.twins import RemovesTwins, report_removed_twins
@@ -56,23 +58,31 @@ class LandingZone(pulumi.ComponentResource):
 
     def summary(self) -> pulumi.Output[dict]:
         """Per tenant: subaccount, key and service SIDs (no secrets)."""
-        return pulumi.Output.all(
-            **{
-                key: pulumi.Output.all(
-                    subaccount_sid=tenant.subaccount.sid,
-                    api_key_sids=pulumi.Output.all(
-                        **{name: api_key.sid for name, api_key in tenant.api_keys.items()}
-                    ),
-                    service_sids=pulumi.Output.all(
-                        **{
-                            use_case: messaging.service.sid
-                            for use_case, messaging in tenant.messaging.items()
-                        }
-                    ),
-                )
-                for key, tenant in self.tenants.items()
-            }
-        )
+        tenants = list(self.tenants.items())
+        sids: list[pulumi.Output[str]] = []
+        for _, tenant in tenants:
+            sids.append(tenant.subaccount.sid)
+            sids += [api_key.sid for api_key in tenant.api_keys.values()]
+            sids += [messaging.service.sid for messaging in tenant.messaging.values()]
+
+        def nest(values: list[Any]) -> Any:
+            resolved = iter(values)
+            return all_named(
+                {
+                    key: {
+                        "subaccount_sid": next(resolved),
+                        "api_key_sids": all_named(
+                            {name: next(resolved) for name in tenant.api_keys}
+                        ),
+                        "service_sids": all_named(
+                            {use_case: next(resolved) for use_case in tenant.messaging}
+                        ),
+                    }
+                    for key, tenant in tenants
+                }
+            )
+
+        return gathered(sids, nest)
 
     def name_map(self) -> pulumi.Output[dict]:
         """SID -> tenant, display name, environment, use case, logical name (no secrets)."""
@@ -80,13 +90,16 @@ class LandingZone(pulumi.ComponentResource):
 
     def api_key_secrets(self) -> pulumi.Output[dict]:
         """Per tenant and key name, the key's secret (a secret output)."""
-        return pulumi.Output.secret(
-            pulumi.Output.all(
-                **{
-                    key: pulumi.Output.all(
-                        **{name: api_key.secret for name, api_key in tenant.api_keys.items()}
-                    )
-                    for key, tenant in self.tenants.items()
+        tenants = list(self.tenants.items())
+        secrets = [api_key.secret for _, tenant in tenants for api_key in tenant.api_keys.values()]
+
+        def nest(values: list[Any]) -> Any:
+            resolved = iter(values)
+            return all_named(
+                {
+                    key: all_named({name: next(resolved) for name in tenant.api_keys})
+                    for key, tenant in tenants
                 }
             )
-        )
+
+        return pulumi.Output.secret(gathered(secrets, nest))

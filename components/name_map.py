@@ -8,12 +8,12 @@ reads state). No secrets: SIDs and declared names only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pulumi
 
 from architecture.planner import Plan, PlannedAccount
+from components.flat_outputs import gathered
 
 if TYPE_CHECKING:
     from components.tenant import Tenant
@@ -34,47 +34,47 @@ def _entry(account: PlannedAccount, plan: Plan, kind: str, **fields: Any) -> dic
     }
 
 
-def _pair(sid: pulumi.Output[str], entry: dict[str, Any]) -> pulumi.Output[tuple[str, dict]]:
-    return sid.apply(lambda value: (value, entry))
-
-
 def name_map(plan: Plan, tenants: dict[str, Tenant]) -> pulumi.Output[dict[str, dict]]:
-    pairs: list[pulumi.Output[tuple[str, dict]]] = []
+    # Each entry's SID (and a number's digits) gathered flat, in order, with what to pair them
+    # with: one step for the whole map (components/flat_outputs.py says why).
+    outputs: list[pulumi.Output[Any]] = []
+    entries: list[tuple[dict[str, Any], bool]] = []  # (entry, followed by its phone number)
+
+    def add(sid: pulumi.Output[str], entry: dict[str, Any], number: Any = None) -> None:
+        outputs.append(sid)
+        if number is not None:
+            outputs.append(number)
+        entries.append((entry, number is not None))
+
     for account in plan.accounts:
         tenant = tenants[account.account_key]
-        pairs.append(
-            _pair(
-                tenant.subaccount.sid,
-                _entry(account, plan, "subaccount", logical_name=account.logical_name),
-            )
+        add(
+            tenant.subaccount.sid,
+            _entry(account, plan, "subaccount", logical_name=account.logical_name),
         )
         default_service = tenant.delivery.default_service
         if default_service is not None:  # None: an adopted account's, left as found
-            pairs.append(
-                _pair(
-                    default_service.sid,
-                    _entry(
-                        account,
-                        plan,
-                        "default_service",
-                        use_case=DEFAULT_SERVICE_USE_CASE,
-                        logical_name=f"{account.logical_name}-default-service",
-                    ),
-                )
+            add(
+                default_service.sid,
+                _entry(
+                    account,
+                    plan,
+                    "default_service",
+                    use_case=DEFAULT_SERVICE_USE_CASE,
+                    logical_name=f"{account.logical_name}-default-service",
+                ),
             )
         for service in account.services:
             messaging = tenant.messaging[service.use_case]
-            pairs.append(
-                _pair(
-                    messaging.service.sid,
-                    _entry(
-                        account,
-                        plan,
-                        "service",
-                        use_case=service.use_case,
-                        logical_name=service.logical_name,
-                    ),
-                )
+            add(
+                messaging.service.sid,
+                _entry(
+                    account,
+                    plan,
+                    "service",
+                    use_case=service.use_case,
+                    logical_name=service.logical_name,
+                ),
             )
             for number in service.numbers:
                 resource = messaging.numbers[number.logical_name]
@@ -85,16 +85,17 @@ def name_map(plan: Plan, tenants: dict[str, Tenant]) -> pulumi.Output[dict[str, 
                     use_case=service.use_case,
                     logical_name=number.logical_name,
                 )
-                pairs.append(
-                    pulumi.Output.all(resource.sid, resource.number).apply(_with_number(entry))
-                )
-    return pulumi.Output.all(*pairs).apply(
-        lambda resolved: {
-            sid: entry for sid, entry in resolved if sid and not sid.startswith(_NO_DEFAULT_SERVICE)
-        }
-    )
+                add(resource.sid, entry, number=resource.number)
 
+    def pair(values: list[Any]) -> dict[str, dict]:
+        resolved = iter(values)
+        found: dict[str, dict] = {}
+        for entry, with_number in entries:
+            sid = next(resolved)
+            if with_number:
+                entry = {**entry, "phone_number": next(resolved)}
+            if sid and not sid.startswith(_NO_DEFAULT_SERVICE):
+                found[sid] = entry
+        return found
 
-def _with_number(entry: dict[str, Any]) -> Callable[[list[Any]], tuple[Any, dict[str, Any]]]:
-    """(SID, entry with the number Twilio gave) from a resolved (sid, number) pair."""
-    return lambda values: (values[0], {**entry, "phone_number": values[1]})
+    return gathered(outputs, pair)

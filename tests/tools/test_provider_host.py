@@ -101,6 +101,19 @@ def test_pulumis_own_number_changes_nothing() -> None:
     assert grpc.server == stock
 
 
+def test_the_host_collects_garbage_less_often_with_its_imports_frozen() -> None:
+    import gc
+
+    host, before = load_host(), gc.get_threshold()
+    try:
+        host.collect_garbage_less_often()
+        assert gc.get_threshold() == (host.GC_YOUNG_THRESHOLD, *before[1:])
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
 @pytest.mark.parametrize(("value", "workers"), [("", 64), ("16", 16), ("lots", 64), ("0", 64)])
 def test_the_worker_count_is_read_once_and_a_bad_one_named(capsys, value, workers) -> None:
     assert load_host().workers_from({"TLZ_PROVIDER_WORKERS": value}) == workers

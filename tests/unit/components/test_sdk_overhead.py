@@ -143,3 +143,83 @@ def test_a_stateless_provider_is_pickled_once_with_the_sdks_bytes() -> None:
     assert serialize(with_state) == dynamic.serialize_provider(with_state)
     assert serialize(with_state) != serialize(MessagingServiceProvider())
     assert pickled[-1] is with_state and len(pickled) == 4
+
+
+class _NoResources(pulumi.runtime.Mocks):
+    def new_resource(self, args):
+        raise AssertionError("no resource is registered here")
+
+    def call(self, args):
+        return {}
+
+
+def _sdk_create_urn():
+    from pulumi.runtime import resource as sdk_resource
+
+    return getattr(sdk_resource.create_urn, "__wrapped__", sdk_resource.create_urn)
+
+
+async def _resolved(output: pulumi.Output) -> tuple[object, bool, bool, set]:
+    data = await output._data
+    return data.value, data.is_known, data.is_secret, data.resources
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (
+            "acme",
+            "pulumi-python:dynamic/twilio:Subaccount",
+            "urn:pulumi:prod::tlz::tlz:index:Tenant::acme",
+        ),
+        ("k", "pulumi-python:dynamic/twilio:ApiKey", "urn:pulumi:prod::tlz::a$b::c"),
+        ("odd", "t:m:T", "no-separator"),
+        ("empty-parent", "t:m:T", ""),
+        ("landing-zone", "tlz:index:LandingZone", None),
+        ("landing-zone", "tlz:index:LandingZone", None, "other-project", "other-stack"),
+    ],
+)
+def test_a_urn_of_plain_strings_resolves_as_the_sdks_chain_does(args: tuple) -> None:
+    sdk_create_urn = _sdk_create_urn()
+    create_urn = sdk_overhead.resolved_urn_of_strings(sdk_create_urn)
+    pulumi.runtime.set_mocks(_NoResources(), project="tlz", stack="prod", preview=True)
+
+    async def both():
+        return await _resolved(create_urn(*args)), await _resolved(sdk_create_urn(*args))
+
+    fast, sdk = asyncio.run(both())
+    assert fast == sdk
+    assert fast[1] is True and fast[2] is False and fast[3] == set()
+
+
+def test_a_urn_with_an_output_part_goes_the_sdks_way() -> None:
+    sdk_create_urn = _sdk_create_urn()
+    calls: list[tuple] = []
+
+    def counted(*args):
+        calls.append(args)
+        return sdk_create_urn(*args)
+
+    create_urn = sdk_overhead.resolved_urn_of_strings(counted)
+    pulumi.runtime.set_mocks(_NoResources(), project="tlz", stack="prod", preview=True)
+
+    async def resolve():
+        secret_name = pulumi.Output.secret("acme")
+        return await _resolved(create_urn(secret_name, "t:m:T", "urn:pulumi:prod::tlz::p::q"))
+
+    value, known, secret, _ = asyncio.run(resolve())
+    assert (value, known, secret) == ("urn:pulumi:prod::tlz::p$t:m:T::acme", True, True)
+    assert len(calls) == 1
+
+
+def test_garbage_is_collected_less_often_and_the_imports_are_frozen() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        sdk_overhead.collect_garbage_less_often()
+        assert gc.get_threshold() == (sdk_overhead.GC_YOUNG_THRESHOLD, *before[1:])
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
