@@ -1,0 +1,137 @@
+"""A refusal budget per client: a forger stops costing the event loop once it has spent it.
+
+Twilio's callbacks come from Twilio; a flood of forged ones comes from some other client. Each
+refused callback (400 or 403) spends one token of its client's bucket; buckets refill at
+`per_second` up to `burst`. A client whose bucket is empty has its next connections closed as
+they are accepted (`collector.gate`), before a byte of them is read: what a forger costs is then
+an accept and a close, not an HTTP request cycle on the loop that also serves Twilio.
+
+Memory is bounded whatever the sources: only clients that were refused get a bucket, at most
+`max_clients` of them, least recently refused first out. IPv6 clients are counted per /64 (one
+host usually holds a whole /64, so counting its addresses one by one would give it a fresh
+budget per address). A client that sent one bad request keeps almost all of its budget; one
+that was cut off gets a connection through again `1 / per_second` seconds after it stops.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+DEFAULT_REFUSALS_PER_SECOND = 10.0
+DEFAULT_REFUSAL_BURST = 30
+DEFAULT_MAX_CLIENTS = 10_000
+# `serve --workers N`: each worker process builds its app (and budget) from the environment.
+REFUSALS_PER_SECOND_ENV = "COLLECTOR_REFUSALS_PER_SECOND"
+REFUSAL_BURST_ENV = "COLLECTOR_REFUSAL_BURST"
+
+
+class _Bucket:
+    __slots__ = ("tokens", "updated")
+
+    def __init__(self, tokens: float, updated: float) -> None:
+        self.tokens = tokens
+        self.updated = updated
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    per_second: float = DEFAULT_REFUSALS_PER_SECOND
+    burst: int = DEFAULT_REFUSAL_BURST
+    max_clients: int = DEFAULT_MAX_CLIENTS
+
+    def problem(self) -> str | None:
+        """What is wrong with these settings, in one line, or None."""
+        if self.per_second < 0:
+            return "--refusals-per-second must be 0 (no budget) or more"
+        if self.per_second > 0 and self.burst < 1:
+            return "--refusal-burst must be at least 1"
+        if self.max_clients < 1:
+            return "the refusal budget must hold at least one client"
+        return None
+
+    @property
+    def enabled(self) -> bool:
+        return self.per_second > 0
+
+    def environment(self) -> dict[str, str]:
+        return {REFUSALS_PER_SECOND_ENV: str(self.per_second), REFUSAL_BURST_ENV: str(self.burst)}
+
+    @classmethod
+    def from_environment(cls) -> BudgetSettings:
+        rate = os.environ.get(REFUSALS_PER_SECOND_ENV)
+        burst = os.environ.get(REFUSAL_BURST_ENV)
+        return cls(
+            per_second=float(rate) if rate else DEFAULT_REFUSALS_PER_SECOND,
+            burst=int(burst) if burst else DEFAULT_REFUSAL_BURST,
+        )
+
+
+def client_key(address: str) -> str:
+    """The budget's key for a client address: IPv4 as is (IPv4-mapped IPv6 unwrapped), IPv6
+    by its /64, anything else (a Unix socket's empty name) as given."""
+    if ":" not in address:
+        return address
+    try:
+        parsed = ipaddress.IPv6Address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+
+
+class RefusalBudget:
+    """Token buckets of refusals, one per client key, in a bounded LRU."""
+
+    def __init__(
+        self,
+        settings: BudgetSettings = BudgetSettings(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self.cut_off = 0  # connections closed unread because their client was over budget
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def spend(self, address: str) -> None:
+        """Note one refused request of the client at `address`."""
+        if not self.settings.enabled:
+            return
+        key = client_key(address)
+        bucket = self._refilled(key)
+        if bucket is None:
+            bucket = _Bucket(float(self.settings.burst), self._clock())
+            self._buckets[key] = bucket
+            if len(self._buckets) > self.settings.max_clients:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(key)
+        bucket.tokens = max(0.0, bucket.tokens - 1.0)
+
+    def exhausted(self, address: str) -> bool:
+        """Whether the client at `address` has no refusal left: its connections are cut off.
+        A client never refused has no bucket, and looking it up creates none."""
+        if not self._buckets:
+            return False
+        bucket = self._refilled(client_key(address))
+        return bucket is not None and bucket.tokens < 1.0
+
+    def _refilled(self, key: str) -> _Bucket | None:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return None
+        now = self._clock()
+        settings = self.settings
+        bucket.tokens = min(
+            float(settings.burst), bucket.tokens + (now - bucket.updated) * settings.per_second
+        )
+        bucket.updated = now
+        return bucket
