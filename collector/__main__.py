@@ -225,6 +225,10 @@ def serve(args: argparse.Namespace) -> int:
     from collector.signatures import TwilioTokenSource
     from collector.usage import TwilioUsageSource
 
+    budget = BudgetSettings(per_second=args.refusals_per_second, burst=args.refusal_burst)
+    if budget.problem() is not None:
+        print(f"collector: {budget.problem()}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     token_source = TwilioTokenSource.from_environment()
     print(token_source.session.credentials.describe(), file=sys.stderr, flush=True)
@@ -260,10 +264,6 @@ def serve(args: argparse.Namespace) -> int:
     tune_for_serving()
     if args.accounts_refresh < 1:
         print("collector: --accounts-refresh must be at least 1 second", file=sys.stderr)
-        return 2
-    budget = BudgetSettings(per_second=args.refusals_per_second, burst=args.refusal_burst)
-    if budget.problem() is not None:
-        print(f"collector: {budget.problem()}", file=sys.stderr)
         return 2
     if args.workers > 1:
         from collector.app import ACCOUNTS_REFRESH_ENV, ALLOW_LIST_ENV, TOP_TENANTS_ENV

@@ -160,8 +160,8 @@ class StatusCallbackReceiver:
         client = scope.get("client")
         address = client[0] if client else None
         if address is not None and self.budget.exhausted(address):
-            # Reached only through a trusted proxy (the gate cuts direct clients off): the
-            # client is refused without its body being read, and spends nothing more.
+            # Over its refusal budget: the gate resets its new connections; a request through
+            # a trusted proxy or on a connection it opened before is refused unread here.
             status = self._reject(403, OVER_BUDGET, address)
         else:
             status = await self._handle(scope, receive)

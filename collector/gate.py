@@ -88,11 +88,13 @@ class GatedHttpProtocol(asyncio.Protocol):
     """Builds uvicorn's protocol only for connections that pass the gate, then forwards every
     event to it. Constructed per accepted connection with uvicorn's protocol arguments."""
 
-    __slots__ = ("_arguments", "_inner")
+    __slots__ = ("_arguments", "_held", "_inner")
 
     def __init__(self, config: Config, **arguments: Any) -> None:
         self._arguments = (config, arguments)
         self._inner: asyncio.Protocol | None = None
+        # (budget, address) when this connection holds one of its client's refusals.
+        self._held: tuple[RefusalBudget, str] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         config, arguments = self._arguments
@@ -100,14 +102,14 @@ class GatedHttpProtocol(asyncio.Protocol):
         if budget is not None:
             peer = transport.get_extra_info("peername")
             address = peer[0] if isinstance(peer, tuple) and peer else None
-            if (
-                isinstance(address, str)
-                and budget.exhausted(address)
-                and address not in _trusted_proxies(config)
-            ):
-                budget.cut_off += 1
-                _reset(transport)
-                return
+            if isinstance(address, str) and address not in _trusted_proxies(config):
+                admitted = budget.admit(address)
+                if admitted is False:
+                    budget.cut_off += 1
+                    _reset(transport)
+                    return
+                if admitted:
+                    self._held = (budget, address)
         self._inner = AutoHTTPProtocol(config=config, **arguments)
         self._inner.connection_made(transport)
 
@@ -119,6 +121,10 @@ class GatedHttpProtocol(asyncio.Protocol):
         return self._inner.eof_received() if self._inner is not None else None  # type: ignore[attr-defined]
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._held is not None:
+            budget, address = self._held
+            self._held = None
+            budget.release(address)
         if self._inner is not None:
             self._inner.connection_lost(exc)
 
