@@ -28,48 +28,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
+import contextlib
 import os
 import random
-import resource
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
 from bench.collector_load_measure import _free_port
 from bench.collector_load_shape import STATUS_PATH
 from bench.collector_load_traffic import _Connection
+from bench.forged_flood import FloodOutcome, callback_params, flood_elsewhere, raw_request
+from bench.reset_sink import reset_sink
 from devkit.emulator_process import EmulatorProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _callback(account: str, message: str, status: str) -> dict[str, str]:
-    return {
-        "AccountSid": account,
-        "ApiVersion": "2010-04-01",
-        "From": "+14155550100",
-        "MessageSid": message,
-        "MessageStatus": status,
-        "SmsSid": message,
-        "SmsStatus": status,
-        "To": "+14155550199",
-    }
-
-
-def _request(port: int, params: dict[str, str], signature: str) -> bytes:
-    body = urlencode(params).encode()
-    head = (
-        f"POST {STATUS_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        "Content-Type: application/x-www-form-urlencoded\r\n"
-        f"X-Twilio-Signature: {signature}\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
 
 
 def rss_bytes(pid: int) -> int:
@@ -113,8 +90,8 @@ class LegitTraffic:
     def next_request(self) -> bytes:
         sid = f"SM{self.draw.getrandbits(128):032x}"
         self.sent_sids.append(sid)
-        params = _callback(self.account, sid, "delivered")
-        return _request(self.port, params, self.validator.compute_signature(self.url, params))
+        params = callback_params(self.account, sid, "delivered")
+        return raw_request(self.port, params, self.validator.compute_signature(self.url, params))
 
     async def run(self, rate: float, connections: int, until: asyncio.Event) -> Phase:
         loop = asyncio.get_running_loop()
@@ -141,120 +118,12 @@ class LegitTraffic:
         return Phase(latencies, statuses, time.perf_counter() - started)
 
 
-CUT_OFF = "cut off"  # the connection was reset or closed before an answer
-
-
-@dataclass
-class FloodOutcome:
-    """What `total` forged attempts met: answers by status, and connections cut off."""
-
-    answers: dict[int, int]
-    cut_off: int
-    seconds: float
-    cpu_seconds: float  # the flooding process's own CPU (user + system)
-
-    @property
-    def attempts(self) -> int:
-        return sum(self.answers.values()) + self.cut_off
-
-    def add(self, other: FloodOutcome) -> None:
-        for status, count in other.answers.items():
-            self.answers[status] = self.answers.get(status, 0) + count
-        self.cut_off += other.cut_off
-        self.seconds += other.seconds
-        self.cpu_seconds += other.cpu_seconds
-
-
-class _FloodConnection(_Connection):
-    """A keep-alive connection that notes whether the answer closed it."""
-
-    def data_received(self, data: bytes) -> None:
-        if self.waiter is not None and b"\r\n\r\n" in self.buffer + data:
-            head = (self.buffer + data).split(b"\r\n\r\n", 1)[0].lower()
-            self.closing = b"\r\nconnection: close" in head
-        super().data_received(data)
-
-    closing = False
-
-
-async def forged_flood(port: int, total: int, concurrency: int, source: str) -> FloodOutcome:
-    """`total` attempts at callbacks naming random accounts, with random signatures, from
-    `source`. A connection that is refused, reset or closed is replaced by a new one."""
-    loop = asyncio.get_running_loop()
-    answers: dict[int, int] = {}
-    cut_off = 0
-    remaining = total
-    started = time.perf_counter()
-    cpu_started = _own_cpu_seconds()
-
-    async def one() -> None:
-        nonlocal remaining, cut_off
-        connection: _FloodConnection | None = None
-        while remaining > 0:
-            remaining -= 1
-            params = _callback(f"AC{os.urandom(16).hex()}", f"SM{os.urandom(16).hex()}", "sent")
-            payload = _request(port, params, os.urandom(20).hex())
-            try:
-                if connection is None:
-                    _, connection = await loop.create_connection(
-                        _FloodConnection, "127.0.0.1", port, local_addr=(source, 0)
-                    )
-                assert connection.transport is not None
-                if connection.transport.is_closing():
-                    raise ConnectionResetError("closed by the collector")
-                status = await connection.request(payload)
-            except OSError:  # refused at connect, reset before the answer
-                cut_off += 1
-                if connection is not None and connection.transport is not None:
-                    connection.transport.abort()
-                connection = None
-                continue
-            answers[status] = answers.get(status, 0) + 1
-            if connection.closing:
-                assert connection.transport is not None
-                connection.transport.close()
-                connection = None
-        if connection is not None and connection.transport is not None:
-            connection.transport.close()
-
-    await asyncio.gather(*(one() for _ in range(concurrency)))
-    return FloodOutcome(
-        answers, cut_off, time.perf_counter() - started, _own_cpu_seconds() - cpu_started
-    )
-
-
-def _own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _process_cpu_seconds(pid: int) -> tuple[float, float]:
     """User and system CPU seconds of process `pid`, all its threads."""
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / ticks, int(fields[12]) / ticks  # utime, stime
-
-
-def _flood_process(port: int, total: int, concurrency: int, source: str, results) -> None:
-    # uvloop, as the collector: a forger has fast tools, and a slow flooder would flatter us.
-    import uvloop
-
-    results.put(uvloop.run(forged_flood(port, total, concurrency, source)))
-
-
-async def flood_elsewhere(port: int, total: int, concurrency: int, source: str) -> FloodOutcome:
-    """`forged_flood` in a separate process, awaited without blocking this loop."""
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    process = context.Process(
-        target=_flood_process, args=(port, total, concurrency, source, results), daemon=True
-    )
-    process.start()
-    try:
-        return await asyncio.to_thread(results.get, True, 3600)
-    finally:
-        await asyncio.to_thread(process.join, 60)
 
 
 @dataclass
@@ -275,6 +144,8 @@ class FloodResult:
     legit_stored: int
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
+    # `--control`: legitimate callbacks while the same flood went to a sink, not the collector.
+    control: tuple[Phase, FloodOutcome] | None = None
 
     @property
     def rss_growth_mib(self) -> float:
@@ -325,8 +196,23 @@ class FloodResult:
                 f"{flood.seconds:.1f} s, p50 {flood.percentile(0.5):.2f} ms, "
                 f"p99 {flood.percentile(0.99):.2f} ms",
                 f"  p99 ratio (during / without): {self.p99_ratio:.2f}",
+                *self._control_lines(),
             ]
         )
+
+    def _control_lines(self) -> list[str]:
+        if self.control is None:
+            return []
+        control, flood = self.control
+        ratio = control.percentile(0.99) / self.baseline.percentile(0.99)
+        return [
+            f"  control, the same flood sent to a sink that resets every connection (the "
+            f"machine's contention alone; {flood.attempts / flood.seconds:,.0f} attempts/s, "
+            f"flooder {flood.cpu_seconds / flood.seconds:.0%} of a core): "
+            f"{len(control.latencies_ms)} answers "
+            f"{control.statuses}, p50 {control.percentile(0.5):.2f} ms, "
+            f"p99 {control.percentile(0.99):.2f} ms, p99 ratio {ratio:.2f}",
+        ]
 
 
 def _stored(database_url: str, sids: list[str]) -> int:
@@ -342,6 +228,11 @@ def _stored(database_url: str, sids: list[str]) -> int:
             return connection.execute(query).scalar_one()
     finally:
         engine.dispose()
+
+
+def _cut_off(health: dict) -> int:
+    # A collector without a refusal budget (an older checkout, side by side) cuts nothing off.
+    return health.get("refusal_budget", {}).get("connections_cut_off", 0)
 
 
 def _twilio_counts(emulator: EmulatorProcess) -> tuple[int, int]:
@@ -362,6 +253,7 @@ def run_flood(
     baseline_seconds: float = 8.0,
     rounds: int = 3,
     collector_args: tuple[str, ...] = (),
+    control: bool = False,
 ) -> FloodResult:
     import httpx
 
@@ -374,7 +266,10 @@ def run_flood(
         env = collector_environment(emulator.url)
         port = _free_port()
         args = ("--no-usage", *collector_args)
-        with collector_process(database_url, env, workdir, args, port=port) as running:
+        with (
+            collector_process(database_url, env, workdir, args, port=port) as running,
+            reset_sink() if control else contextlib.nullcontext(0) as sink_port,
+        ):
             pid = running.process.pid
             legit = LegitTraffic(port, account.sid, account.auth_token, seed=22)
 
@@ -382,6 +277,8 @@ def run_flood(
                 loop = asyncio.get_running_loop()
                 baseline, flooded = Phase([], {}, 0.0), Phase([], {}, 0.0)
                 outcome = FloodOutcome({}, 0, 0.0, 0.0)
+                elsewhere = Phase([], {}, 0.0)
+                control_flood = FloodOutcome({}, 0, 0.0, 0.0)
                 collector_cpu = [0.0, 0.0]
                 before: dict = {}
                 for round_index in range(rounds):
@@ -404,6 +301,17 @@ def run_flood(
                     collector_cpu[1] += cpu_at_end[1] - cpu_at_start[1]
                     stop.set()
                     flooded.add(await during)
+                    if control:  # the same flood at the sink: the machine's contention alone
+                        stop = asyncio.Event()
+                        during = asyncio.ensure_future(
+                            legit.run(legit_rate, legit_connections, stop)
+                        )
+                        control_flood.add(
+                            await flood_elsewhere(sink_port, share, flood_concurrency, flood_from)
+                        )
+                        stop.set()
+                        elsewhere.add(await during)
+                before["control"] = (elsewhere, control_flood) if control else None
                 return baseline, flooded, outcome, collector_cpu, before
 
             baseline, flooded, outcome, collector_cpu, before = asyncio.run(phases())
@@ -421,8 +329,7 @@ def run_flood(
         - estate_before["token_reads"],
         collector_account_lists_during_flood=estate_after["account_lists"]
         - estate_before["account_lists"],
-        collector_cut_off_during_flood=after["refusal_budget"]["connections_cut_off"]
-        - before["health"]["refusal_budget"]["connections_cut_off"],
+        collector_cut_off_during_flood=_cut_off(after) - _cut_off(before["health"]),
         collector_cpu_seconds_during_flood=collector_cpu,
         rss_before=before["rss"],
         rss_after=rss_after,
@@ -432,6 +339,7 @@ def run_flood(
         legit_stored=stored,
         load_before=load_before,
         load_after=os.getloadavg(),
+        control=before["control"],
     )
 
 
@@ -457,6 +365,12 @@ def main(argv: list[str] | None = None) -> int:
         help="passed to `collector serve`, e.g. --collector-arg=--refusals-per-second=0 "
         "(no refusal budget: the collector as it was before)",
     )
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="after each flood phase, send the same flood to a sink that resets every "
+        "connection while the callbacks go on: what the flood's CPU alone costs them",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="collector-flood-") as scratch:
         result = run_flood(
@@ -468,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
             baseline_seconds=args.baseline_seconds,
             rounds=args.rounds,
             collector_args=tuple(args.collector_arg),
+            control=args.control,
         )
     print(result.render())
     return 0
