@@ -4,7 +4,9 @@ uvicorn's own, behind a gate that closes the connections of clients over their r
 
 A cut-off connection is reset (SO_LINGER 0, then abort) before any byte of it is read: no
 HTTP parser is built, no request cycle or task runs, nothing is answered, and neither side keeps
-a TIME_WAIT socket. Every other connection is handed to uvicorn's protocol unchanged.
+a TIME_WAIT socket. A client that was refused before is counted while its connections are open
+(`RefusalBudget.admit`/`release`). Every other connection is handed to uvicorn's protocol
+unchanged, and while no client has been refused the gate does not even look at addresses.
 
 Connections from a trusted proxy (`--forwarded-allow-ips`) are never cut: the proxy carries
 Twilio's callbacks too. Behind a proxy the budget still counts refusals per client (uvicorn
@@ -93,13 +95,13 @@ class GatedHttpProtocol(asyncio.Protocol):
     def __init__(self, config: Config, **arguments: Any) -> None:
         self._arguments = (config, arguments)
         self._inner: asyncio.Protocol | None = None
-        # (budget, address) when this connection holds one of its client's refusals.
+        # (budget, address) while this connection is counted open in its client's bucket.
         self._held: tuple[RefusalBudget, str] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         config, arguments = self._arguments
         budget = _budget_of(config.loaded_app)
-        if budget is not None:
+        if budget is not None and len(budget) > 0:  # no client refused yet: nothing to look up
             peer = transport.get_extra_info("peername")
             address = peer[0] if isinstance(peer, tuple) and peer else None
             if isinstance(address, str) and address not in _trusted_proxies(config):
