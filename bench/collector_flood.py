@@ -136,6 +136,7 @@ class FloodResult:
     collector_account_lists_during_flood: int
     collector_cut_off_during_flood: int  # as the collector counted them (/healthz)
     collector_cpu_seconds_during_flood: list[float]  # user, system
+    collector_cpu_seconds_in_baseline: float  # user + system, the legitimate traffic alone
     rss_before: int
     rss_after: int
     baseline: Phase
@@ -154,6 +155,14 @@ class FloodResult:
     @property
     def p99_ratio(self) -> float:
         return self.flooded.percentile(0.99) / self.baseline.percentile(0.99)
+
+    @property
+    def flood_cpu_per_attempt_us(self) -> float:
+        """The collector's CPU during the flood beyond what the legitimate traffic took at the
+        baseline's rate, per forged attempt."""
+        legit = self.collector_cpu_seconds_in_baseline / self.baseline.seconds
+        extra = sum(self.collector_cpu_seconds_during_flood) - legit * self.forged.seconds
+        return extra / self.forged.attempts * 1e6
 
     @property
     def reached_http(self) -> int:
@@ -176,9 +185,10 @@ class FloodResult:
                 f"unread: {forged.cut_off:,} (the collector counted "
                 f"{self.collector_cut_off_during_flood:,})",
                 f"CPU during the flood: collector {sum(collector_cpu):.1f} s "
-                f"({sum(collector_cpu) / forged.seconds:.0%} of a core; user "
-                f"{collector_cpu[0]:.1f} s, system {collector_cpu[1]:.1f} s; "
-                f"{sum(collector_cpu) / forged.attempts * 1e6:.0f} us per attempt), "
+                f"({sum(collector_cpu) / forged.seconds:.0%} of a core, "
+                f"{self.collector_cpu_seconds_in_baseline / base.seconds:.0%} in the baseline; "
+                f"user {collector_cpu[0]:.1f} s, system {collector_cpu[1]:.1f} s; the flood's "
+                f"share {self.flood_cpu_per_attempt_us:.0f} us per attempt), "
                 f"flooder {forged.cpu_seconds:.1f} s "
                 f"({forged.cpu_seconds / forged.seconds:.0%} of a core)",
                 f"Twilio requests during the flood: {self.twilio_requests_during_flood} "
@@ -280,11 +290,14 @@ def run_flood(
                 elsewhere = Phase([], {}, 0.0)
                 control_flood = FloodOutcome({}, 0, 0.0, 0.0)
                 collector_cpu = [0.0, 0.0]
+                baseline_cpu = 0.0
                 before: dict = {}
                 for round_index in range(rounds):
                     stop = asyncio.Event()
                     loop.call_later(baseline_seconds, stop.set)
+                    cpu_at_start = _process_cpu_seconds(pid)
                     baseline.add(await legit.run(legit_rate, legit_connections, stop))
+                    baseline_cpu += sum(_process_cpu_seconds(pid)) - sum(cpu_at_start)
                     if round_index == 0:
                         before = {
                             "rss": rss_bytes(pid),
@@ -312,6 +325,7 @@ def run_flood(
                         stop.set()
                         elsewhere.add(await during)
                 before["control"] = (elsewhere, control_flood) if control else None
+                before["baseline_cpu"] = baseline_cpu
                 return baseline, flooded, outcome, collector_cpu, before
 
             baseline, flooded, outcome, collector_cpu, before = asyncio.run(phases())
@@ -331,6 +345,7 @@ def run_flood(
         - estate_before["account_lists"],
         collector_cut_off_during_flood=_cut_off(after) - _cut_off(before["health"]),
         collector_cpu_seconds_during_flood=collector_cpu,
+        collector_cpu_seconds_in_baseline=before["baseline_cpu"],
         rss_before=before["rss"],
         rss_after=rss_after,
         baseline=baseline,

@@ -24,7 +24,13 @@ from collector.app import DEFAULT_STATUS_PATH, CollectorConfig, build_app
 from collector.export import EXPORT_FORMATS, export_events
 from collector.metrics import DEFAULT_TOP_TENANTS
 from collector.names import NAMES_ENV, NameMap, NameMapFiles, name_files_from_environment
-from collector.peers import DEFAULT_REFUSAL_BURST, DEFAULT_REFUSALS_PER_SECOND, BudgetSettings
+from collector.peers import (
+    DEFAULT_CUT_OFF_HOLD_S,
+    DEFAULT_MAX_HELD,
+    DEFAULT_REFUSAL_BURST,
+    DEFAULT_REFUSALS_PER_SECOND,
+    BudgetSettings,
+)
 from collector.reports import FORMATS, GROUPINGS, ReportFilter, build_report, render
 from collector.statuses import FINAL_STATUSES
 from collector.storage.account_names import load_friendly_names
@@ -144,6 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"refusals a client may earn at once (default {DEFAULT_REFUSAL_BURST})",
     )
     serve.add_argument(
+        "--cut-off-hold",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_CUT_OFF_HOLD_S,
+        help="how long a cut-off connection is held unread before its reset, at most "
+        f"{DEFAULT_MAX_HELD} at a time (default {DEFAULT_CUT_OFF_HOLD_S:g}; 0: reset at once)",
+    )
+    serve.add_argument(
         "--forwarded-allow-ips",
         metavar="IPS",
         help="behind a proxy: its addresses (comma-separated, CIDR or *); the refusal budget "
@@ -225,7 +239,11 @@ def serve(args: argparse.Namespace) -> int:
     from collector.signatures import TwilioTokenSource
     from collector.usage import TwilioUsageSource
 
-    budget = BudgetSettings(per_second=args.refusals_per_second, burst=args.refusal_burst)
+    budget = BudgetSettings(
+        per_second=args.refusals_per_second,
+        burst=args.refusal_burst,
+        hold_seconds=args.cut_off_hold,
+    )
     if budget.problem() is not None:
         print(f"collector: {budget.problem()}", file=sys.stderr)
         return 2

@@ -402,6 +402,7 @@ class CollectorApp:
                 "refusal_budget": {
                     "clients": len(self.refusal_budget),
                     "connections_cut_off": self.refusal_budget.cut_off,
+                    "connections_held": self.refusal_budget.held,
                 },
                 "estate": {
                     "known_accounts": self.directory.size,

@@ -25,9 +25,12 @@ from dataclasses import dataclass
 DEFAULT_REFUSALS_PER_SECOND = 10.0
 DEFAULT_REFUSAL_BURST = 30
 DEFAULT_MAX_CLIENTS = 10_000
+DEFAULT_CUT_OFF_HOLD_S = 0.05
+DEFAULT_MAX_HELD = 256
 # `serve --workers N`: each worker process builds its app (and budget) from the environment.
 REFUSALS_PER_SECOND_ENV = "COLLECTOR_REFUSALS_PER_SECOND"
 REFUSAL_BURST_ENV = "COLLECTOR_REFUSAL_BURST"
+CUT_OFF_HOLD_ENV = "COLLECTOR_CUT_OFF_HOLD"
 
 
 class _Bucket:
@@ -44,6 +47,10 @@ class BudgetSettings:
     per_second: float = DEFAULT_REFUSALS_PER_SECOND
     burst: int = DEFAULT_REFUSAL_BURST
     max_clients: int = DEFAULT_MAX_CLIENTS
+    # A cut-off connection is held unread this long before its reset (collector.gate), at
+    # most `max_held` at a time (beyond, reset at once): 0 resets at once.
+    hold_seconds: float = DEFAULT_CUT_OFF_HOLD_S
+    max_held: int = DEFAULT_MAX_HELD
 
     def problem(self) -> str | None:
         """What is wrong with these settings, in one line, or None."""
@@ -51,6 +58,8 @@ class BudgetSettings:
             return "--refusals-per-second must be 0 (no budget) or more"
         if self.per_second > 0 and self.burst < 1:
             return "--refusal-burst must be at least 1"
+        if not 0 <= self.hold_seconds <= 60:
+            return "--cut-off-hold must be between 0 and 60 seconds"
         if self.max_clients < 1:
             return "the refusal budget must hold at least one client"
         return None
@@ -60,15 +69,21 @@ class BudgetSettings:
         return self.per_second > 0
 
     def environment(self) -> dict[str, str]:
-        return {REFUSALS_PER_SECOND_ENV: str(self.per_second), REFUSAL_BURST_ENV: str(self.burst)}
+        return {
+            REFUSALS_PER_SECOND_ENV: str(self.per_second),
+            REFUSAL_BURST_ENV: str(self.burst),
+            CUT_OFF_HOLD_ENV: str(self.hold_seconds),
+        }
 
     @classmethod
     def from_environment(cls) -> BudgetSettings:
         rate = os.environ.get(REFUSALS_PER_SECOND_ENV)
         burst = os.environ.get(REFUSAL_BURST_ENV)
+        hold = os.environ.get(CUT_OFF_HOLD_ENV)
         return cls(
             per_second=float(rate) if rate else DEFAULT_REFUSALS_PER_SECOND,
             burst=int(burst) if burst else DEFAULT_REFUSAL_BURST,
+            hold_seconds=float(hold) if hold else DEFAULT_CUT_OFF_HOLD_S,
         )
 
 
@@ -98,6 +113,7 @@ class RefusalBudget:
         self._clock = clock
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
         self.cut_off = 0  # connections closed unread because their client was over budget
+        self.held = 0  # cut-off connections waiting for their reset (collector.gate)
 
     def __len__(self) -> int:
         return len(self._buckets)

@@ -16,7 +16,10 @@ from collector.peers import DEFAULT_REFUSAL_BURST, DEFAULT_REFUSALS_PER_SECOND
 
 pytestmark = pytest.mark.reliability
 
-FLOOD_CONCURRENCY = 32
+# As many connections as the collector holds cut off at most (collector.peers.DEFAULT_MAX_HELD):
+# each makes an attempt per hold (0.05 s) and the flood takes about half a minute; with the
+# bench's 32 connections it would take minutes (the hold's very purpose).
+FLOOD_CONCURRENCY = 256
 ROUNDS = 3  # flood phases, each after a quiet baseline in which the budget refills
 
 

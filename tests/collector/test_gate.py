@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import pytest
@@ -149,6 +150,27 @@ def test_behind_a_trusted_proxy_the_budget_counts_the_forwarded_client(sqlite_ur
         assert answer is not None and answer.startswith(b"HTTP/1.1 200")
 
 
+def test_cut_off_connections_are_held_unread_before_their_reset_within_a_bound(
+    sqlite_url: str,
+):
+    budget = BudgetSettings(per_second=0.01, burst=1, hold_seconds=5.0, max_held=1)
+    with running_collector(_config(sqlite_url, budget), http=GatedHttpProtocol) as collector:
+        stranger = callback_params(STRANGER_SID, message_sid(), "sent")
+        assert _raw_post(collector, stranger) is not None  # the one refusal of the burst
+        held = collector.app.refusal_budget
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(_raw_post, collector, stranger)
+            wait_until(lambda: held.held == 1, timeout=10, what="a cut-off connection held")
+            # The bound is reached: the next cut-off connection is reset at once, while the
+            # first one is still held (held too, it would end after the first one).
+            assert _raw_post(collector, stranger) is None
+            assert not first.done()
+            assert held.held == 1
+            assert first.result(timeout=30) is None  # reset when its hold ends
+        wait_until(lambda: held.held == 0, timeout=10, what="the held connection released")
+        assert held.cut_off == 2
+
+
 @pytest.mark.parametrize(
     ("arguments", "line"),
     [
@@ -157,6 +179,7 @@ def test_behind_a_trusted_proxy_the_budget_counts_the_forwarded_client(sqlite_ur
             ["--refusals-per-second", "-1"],
             "collector: --refusals-per-second must be 0 (no budget) or more",
         ),
+        (["--cut-off-hold", "-1"], "collector: --cut-off-hold must be between 0 and 60 seconds"),
     ],
 )
 def test_a_bad_budget_stops_serve_with_one_line(
