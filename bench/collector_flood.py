@@ -158,10 +158,11 @@ class FloodResult:
 
     @property
     def flood_cpu_per_attempt_us(self) -> float:
-        """The collector's CPU during the flood beyond what the legitimate traffic took at the
-        baseline's rate, per forged attempt."""
-        legit = self.collector_cpu_seconds_in_baseline / self.baseline.seconds
-        extra = sum(self.collector_cpu_seconds_during_flood) - legit * self.forged.seconds
+        """The collector's CPU during the flood beyond what the legitimate callbacks answered
+        in it took (at the baseline's CPU per callback), per forged attempt."""
+        per_callback = self.collector_cpu_seconds_in_baseline / len(self.baseline.latencies_ms)
+        legit = per_callback * len(self.flooded.latencies_ms)
+        extra = sum(self.collector_cpu_seconds_during_flood) - legit
         return extra / self.forged.attempts * 1e6
 
     @property

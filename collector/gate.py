@@ -2,11 +2,12 @@
 uvicorn's own, behind a gate that closes the connections of clients over their refusal budget
 (`collector.peers`) as they are accepted.
 
-A cut-off connection is reset (SO_LINGER 0, then abort) before any byte of it is read: no
-HTTP parser is built, no request cycle or task runs, nothing is answered, and neither side keeps
-a TIME_WAIT socket. A client that was refused before is counted while its connections are open
-(`RefusalBudget.admit`/`release`). Every other connection is handed to uvicorn's protocol
-unchanged, and while no client has been refused the gate does not even look at addresses.
+A cut-off connection is never read: no HTTP parser is built, no request cycle or task runs,
+nothing is answered. It is held for the budget's `hold_seconds` (at most `max_held` at a time)
+and then reset (SO_LINGER 0, then abort: neither side keeps a TIME_WAIT socket). A client that
+was refused before is counted while its connections are open (`RefusalBudget.admit` and
+`release`). Every other connection is handed to uvicorn's protocol unchanged, and while no
+client has been refused the gate does not even look at addresses.
 
 Connections from a trusted proxy (`--forwarded-allow-ips`) are never cut: the proxy carries
 Twilio's callbacks too. Behind a proxy the budget still counts refusals per client (uvicorn

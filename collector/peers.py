@@ -2,9 +2,10 @@
 
 Twilio's callbacks come from Twilio; a flood of forged ones comes from some other client. Each
 refused callback (400 or 403) spends one token of its client's bucket; buckets refill at
-`per_second` up to `burst`. A client whose bucket is empty has its next connections closed as
-they are accepted (`collector.gate`), before a byte of them is read: what a forger costs is then
-an accept and a close, not an HTTP request cycle on the loop that also serves Twilio.
+`per_second` up to `burst`. A client whose bucket is empty has its next connections cut off as
+they are accepted (`collector.gate`), before a byte of them is read, held a moment and reset:
+what a forger costs is then an accept, a timer and a reset, not an HTTP request cycle on the
+loop that also serves Twilio.
 
 Memory is bounded whatever the sources: only clients that were refused get a bucket, at most
 `max_clients` of them, least recently refused first out. IPv6 clients are counted per /64 (one
