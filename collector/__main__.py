@@ -24,6 +24,13 @@ from collector.app import DEFAULT_STATUS_PATH, CollectorConfig, build_app
 from collector.export import EXPORT_FORMATS, export_events
 from collector.metrics import DEFAULT_TOP_TENANTS
 from collector.names import NAMES_ENV, NameMap, NameMapFiles, name_files_from_environment
+from collector.peers import (
+    DEFAULT_CUT_OFF_HOLD_S,
+    DEFAULT_MAX_HELD,
+    DEFAULT_REFUSAL_BURST,
+    DEFAULT_REFUSALS_PER_SECOND,
+    BudgetSettings,
+)
 from collector.reports import FORMATS, GROUPINGS, ReportFilter, build_report, render
 from collector.statuses import FINAL_STATUSES
 from collector.storage.account_names import load_friendly_names
@@ -126,6 +133,37 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_TOP_TENANTS,
         help="tenants with a label of their own on /metrics; the others are 'other'",
     )
+    serve.add_argument(
+        "--refusals-per-second",
+        metavar="RATE",
+        type=float,
+        default=DEFAULT_REFUSALS_PER_SECOND,
+        help="refused callbacks (400/403) a client earns back per second; a client that has "
+        "spent its budget gets its connections reset unread until it earns one back "
+        f"(default {DEFAULT_REFUSALS_PER_SECOND:g}; 0: no budget)",
+    )
+    serve.add_argument(
+        "--refusal-burst",
+        metavar="N",
+        type=int,
+        default=DEFAULT_REFUSAL_BURST,
+        help=f"refusals a client may earn at once (default {DEFAULT_REFUSAL_BURST})",
+    )
+    serve.add_argument(
+        "--cut-off-hold",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_CUT_OFF_HOLD_S,
+        help="how long a cut-off connection is held unread before its reset, at most "
+        f"{DEFAULT_MAX_HELD} at a time (default {DEFAULT_CUT_OFF_HOLD_S:g}; 0: reset at once)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="behind a proxy: its addresses (comma-separated, CIDR or *); the refusal budget "
+        "then counts the client named by its X-Forwarded-For, and the proxy's own connections "
+        "are never cut off. Without it, X-Forwarded-* headers are ignored",
+    )
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--access-log", action="store_true")
     _add_db(serve)
@@ -201,6 +239,14 @@ def serve(args: argparse.Namespace) -> int:
     from collector.signatures import TwilioTokenSource
     from collector.usage import TwilioUsageSource
 
+    budget = BudgetSettings(
+        per_second=args.refusals_per_second,
+        burst=args.refusal_burst,
+        hold_seconds=args.cut_off_hold,
+    )
+    if budget.problem() is not None:
+        print(f"collector: {budget.problem()}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     token_source = TwilioTokenSource.from_environment()
     print(token_source.session.credentials.describe(), file=sys.stderr, flush=True)
@@ -218,9 +264,17 @@ def serve(args: argparse.Namespace) -> int:
         "log_level": args.log_level,
         "access_log": args.access_log,
         "lifespan": "on",
+        # uvicorn's HTTP protocol behind the refusal budget's gate (collector.gate).
+        "http": "collector.gate:GatedHttpProtocol",
         # Twilio's signature covers the URL it requested; that comes from --public-url, never
         # from X-Forwarded-* headers (and skipping that middleware is cheaper per request).
-        "proxy_headers": False,
+        # A trusted proxy's X-Forwarded-For names the client for the refusal budget.
+        "proxy_headers": args.forwarded_allow_ips is not None,
+        **(
+            {"forwarded_allow_ips": args.forwarded_allow_ips}
+            if args.forwarded_allow_ips is not None
+            else {}
+        ),
         "server_header": False,
         # Lets in-flight callbacks finish (they wait for their commit) on SIGTERM/SIGINT.
         "timeout_graceful_shutdown": 30,
@@ -236,6 +290,7 @@ def serve(args: argparse.Namespace) -> int:
         os.environ[ALLOW_LIST_ENV] = str(args.allow_list or "")
         os.environ[ACCOUNTS_REFRESH_ENV] = str(args.accounts_refresh)
         os.environ[TOP_TENANTS_ENV] = str(args.metrics_top_tenants)
+        os.environ.update(budget.environment())
         os.environ[NAMES_ENV] = os.pathsep.join(map(str, _name_files(args)))
         os.environ[DATABASE_URL_ENV] = database_url
         os.environ[STATUS_PATH_ENV] = args.path
@@ -255,6 +310,7 @@ def serve(args: argparse.Namespace) -> int:
         allow_list=args.allow_list,
         accounts_refresh_s=args.accounts_refresh,
         metrics_top_tenants=args.metrics_top_tenants,
+        refusal_budget=budget,
     )
     uvicorn.run(build_app(config), **options)
     return 0

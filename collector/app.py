@@ -47,6 +47,7 @@ from collector.events import (
 )
 from collector.metrics import DEFAULT_TOP_TENANTS, DeliveryMetrics, MetricsExporter, Snapshot
 from collector.names import NameMap, NameMapFiles
+from collector.peers import BudgetSettings, RefusalBudget
 from collector.refusals import RefusalQueue, RejectionLog
 from collector.reports import GROUPINGS, Grouping, ReportFilter, build_report
 from collector.signatures import SignatureChecker, TokenLookupError, TokenSource, Verdict
@@ -89,6 +90,8 @@ class CollectorConfig:
     allow_list: Path | None = None
     accounts_refresh_s: float = DEFAULT_REFRESH_INTERVAL_S
     metrics_top_tenants: int = DEFAULT_TOP_TENANTS
+    # Refusals a client may earn before its connections are cut off (collector.peers).
+    refusal_budget: BudgetSettings = field(default_factory=BudgetSettings)
 
 
 @dataclass
@@ -100,6 +103,7 @@ class ReceiverCounters:
 # Refusal reasons: a fixed set, so counters and metric labels stay bounded whatever is sent.
 NOT_FORM, MALFORMED = "not_form", "malformed"
 TOKEN_UNAVAILABLE, NOT_STORED = "token_unavailable", "not_stored"
+OVER_BUDGET = "over_budget"
 _VERDICT_REASONS = {
     Verdict.UNSIGNED: "unsigned",
     Verdict.FORGED: "forged",
@@ -108,10 +112,12 @@ _VERDICT_REASONS = {
 }
 
 
-def _response(status: int, body: bytes = b"") -> tuple[dict, dict]:
+def _response(status: int, body: bytes = b"", *, close: bool = False) -> tuple[dict, dict]:
     headers = [(b"content-length", str(len(body)).encode())]
     if body:
         headers.insert(0, (b"content-type", b"text/plain; charset=utf-8"))
+    if close:
+        headers.append((b"connection", b"close"))
     start = {"type": "http.response.start", "status": status, "headers": headers}
     return start, {"type": "http.response.body", "body": body}
 
@@ -123,15 +129,26 @@ _ANSWERS = {
     403: _response(403, b"forbidden\n"),
     503: _response(503, b"temporarily unavailable, retry\n"),
 }
+# A refusal ends its connection: the client's next request comes through the gate
+# (collector.gate), which cuts off clients over their refusal budget before reading a byte.
+_REFUSALS = {
+    400: _response(400, b"malformed status callback\n", close=True),
+    403: _response(403, b"forbidden\n", close=True),
+}
 
 
 class StatusCallbackReceiver:
     """The raw ASGI handler of `POST <status path>`."""
 
     def __init__(
-        self, checker: SignatureChecker, writer: GroupCommitWriter, public_url: str | None
+        self,
+        checker: SignatureChecker,
+        writer: GroupCommitWriter,
+        public_url: str | None,
+        budget: RefusalBudget | None = None,
     ):
         self.checker = checker
+        self.budget = budget if budget is not None else RefusalBudget()
         self.writer = writer
         self.public_url = public_url.rstrip("/") if public_url else None
         self.counters = ReceiverCounters()
@@ -140,11 +157,22 @@ class StatusCallbackReceiver:
         self.refusals = RefusalQueue()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        status = await self._handle(scope, receive)
+        client = scope.get("client")
+        address = client[0] if client else None
+        if address is not None and self.budget.exhausted(address):
+            # Over its refusal budget: the gate resets its new connections; a request through
+            # a trusted proxy or on a connection it opened before is refused unread here.
+            status = self._reject(403, OVER_BUDGET, address)
+        else:
+            status = await self._handle(scope, receive)
+            if status in (400, 403) and address is not None:
+                self.budget.spend(address)
+        answers = _ANSWERS
         if status in (400, 403):
             await self.refusals.turn()  # after the callbacks that are being stored
+            answers = _REFUSALS
         self.counters.answers[status] += 1
-        start, body = _ANSWERS[status]
+        start, body = answers[status]
         await send(start)
         await send(body)
 
@@ -260,7 +288,11 @@ class CollectorApp:
         )
         self.checker = SignatureChecker(config.token_source, directory=self.directory)
         self.directory.on_refresh.append(self._store_friendly_names)
-        self.receiver = StatusCallbackReceiver(self.checker, self.writer, config.public_url)
+        # uvicorn's protocol (collector.gate) finds the budget here, under uvicorn's wrappers.
+        self.refusal_budget = RefusalBudget(config.refusal_budget)
+        self.receiver = StatusCallbackReceiver(
+            self.checker, self.writer, config.public_url, self.refusal_budget
+        )
         self.exporter = MetricsExporter(self.current_names, top_tenants=config.metrics_top_tenants)
         self.usage = CachedUsageSource(config.usage_source) if config.usage_source else None
         self.started_at = time.time()
@@ -348,6 +380,7 @@ class CollectorApp:
                 "account_list": self.directory.list_calls,
                 "account_fetch": self.checker.reads,
             },
+            connections_cut_off=self.refusal_budget.cut_off,
         )
         page = await asyncio.to_thread(self.exporter.render, snapshot)
         return Response(page, media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -366,6 +399,11 @@ class CollectorApp:
                 "answers": {str(code): n for code, n in sorted(counters.answers.items())},
                 "rejections": dict(counters.rejections),
                 "refusal_queue_peak": self.receiver.refusals.most_waiting,
+                "refusal_budget": {
+                    "clients": len(self.refusal_budget),
+                    "connections_cut_off": self.refusal_budget.cut_off,
+                    "connections_held": self.refusal_budget.held,
+                },
                 "estate": {
                     "known_accounts": self.directory.size,
                     "account_lists": self.directory.list_calls,
@@ -453,5 +491,6 @@ def app_from_environment() -> CollectorApp:
                 os.environ.get(ACCOUNTS_REFRESH_ENV) or DEFAULT_REFRESH_INTERVAL_S
             ),
             metrics_top_tenants=int(os.environ.get(TOP_TENANTS_ENV) or DEFAULT_TOP_TENANTS),
+            refusal_budget=BudgetSettings.from_environment(),
         )
     )

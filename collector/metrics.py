@@ -85,6 +85,7 @@ class Snapshot:
     latency: StoreLatency
     known_accounts: int
     twilio_requests: dict[str, int]
+    connections_cut_off: int = 0  # by the refusal budget (collector.gate), unread
 
 
 class DeliveryMetrics:
@@ -190,6 +191,12 @@ class MetricsExporter:
         for reason, count in sorted(snap.refusals.items()):
             refused.add_metric([reason], count)
         yield refused
+        cut_off = CounterMetricFamily(
+            f"{PREFIX}_connections_cut_off",
+            "Connections reset unread: their client had spent its refusal budget.",
+        )
+        cut_off.add_metric([], snap.connections_cut_off)
+        yield cut_off
         yield self._messages(snap.tally)
         latency = HistogramMetricFamily(
             f"{PREFIX}_store_seconds",

@@ -114,12 +114,15 @@ class RunningCollector:
 
 
 @contextmanager
-def running_collector(config: CollectorConfig) -> Iterator[RunningCollector]:
-    """The collector app served by uvicorn in a thread, on a free loopback port."""
+def running_collector(config: CollectorConfig, **options: object) -> Iterator[RunningCollector]:
+    """The collector app served by uvicorn in a thread, on a free loopback port (`options`:
+    more of uvicorn's settings, e.g. `http=` the collector's gated protocol)."""
     app = build_app(config)
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options
+        )
     )
     thread = threading.Thread(target=server.run, name="collector-under-test", daemon=True)
     thread.start()
