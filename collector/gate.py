@@ -95,7 +95,8 @@ class GatedHttpProtocol(asyncio.Protocol):
 
     def __init__(self, config: Config, **arguments: Any) -> None:
         self._arguments = (config, arguments)
-        self._inner: asyncio.Protocol | None = None
+        # uvicorn's protocol class, typed only as an asyncio.Protocol by uvicorn.
+        self._inner: Any = None
         # (budget, address) while this connection is counted open in its client's bucket.
         self._held: tuple[RefusalBudget, str] | None = None
         # A cut-off connection held unread until its reset: the budget and the reset's timer.
@@ -115,7 +116,8 @@ class GatedHttpProtocol(asyncio.Protocol):
                     return
                 if admitted:
                     self._held = (budget, address)
-        self._inner = AutoHTTPProtocol(config=config, **arguments)
+        protocol_class: Any = AutoHTTPProtocol
+        self._inner = protocol_class(config=config, **arguments)
         self._inner.connection_made(transport)
 
     def _cut_off(self, budget: RefusalBudget, transport: asyncio.BaseTransport) -> None:
@@ -136,10 +138,10 @@ class GatedHttpProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self._inner is not None:
-            self._inner.data_received(data)  # type: ignore[attr-defined]
+            self._inner.data_received(data)
 
     def eof_received(self) -> bool | None:
-        return self._inner.eof_received() if self._inner is not None else None  # type: ignore[attr-defined]
+        return self._inner.eof_received() if self._inner is not None else None
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._holding is not None:  # reset, or the forger gave up first
