@@ -47,6 +47,10 @@ from fleet.catalog import (
 from twilio_access.dev_defaults import DEV_ACCOUNT_SID
 
 PASSPHRASE = "twilio-landing-zone-local"
+# Twilio's cap on a parent's open subaccounts (the emulator's default, `--max-subaccounts`).
+TWILIO_SUBACCOUNT_LIMIT = 1000
+# The customers a run adds after the N it starts with (one joins an existing fleet).
+ADDED_CUSTOMERS_HEADROOM = 10
 
 
 def load() -> str:
@@ -136,9 +140,18 @@ class Step:
     output: str = ""
 
 
-def fleet_emulator(root: Path, args: argparse.Namespace) -> EmulatorProcess:
-    """The emulator a benchmarked fleet talks to: the injected latency, and the parent's
-    concurrency cap that the fleet's in-flight budget must respect."""
+def subaccount_limit_args(customers: int) -> list[str]:
+    """Twilio allows a parent 1,000 open subaccounts until Twilio support raises it, as it does
+    for ISVs; a benchmark of N customers (N+1 with the one it adds) past that raises the
+    emulator's cap the same way, with room for the customers the run adds."""
+    needed = customers + ADDED_CUSTOMERS_HEADROOM
+    return [] if needed <= TWILIO_SUBACCOUNT_LIMIT else ["--max-subaccounts", str(needed)]
+
+
+def fleet_emulator(root: Path, args: argparse.Namespace, customers: int = 0) -> EmulatorProcess:
+    """The emulator a benchmarked fleet talks to: the injected latency, the parent's
+    concurrency cap that the fleet's in-flight budget must respect, and a subaccount cap
+    raised when `customers` need it."""
     return EmulatorProcess(
         root / "emulator",
         extra_args=[
@@ -146,6 +159,7 @@ def fleet_emulator(root: Path, args: argparse.Namespace) -> EmulatorProcess:
             f"{args.latency_ms:g}",
             "--account-concurrency-limit",
             str(args.parent_in_flight),
+            *subaccount_limit_args(customers),
         ],
     )
 
@@ -174,7 +188,7 @@ class FleetBench:
         self.customers = customers
         self.args = args
         self.project = root / "project"
-        self.emulator = fleet_emulator(root, args)
+        self.emulator = fleet_emulator(root, args, customers)
 
     def env(self) -> dict[str, str]:
         return fleet_env(REPO_ROOT, self.root, self.emulator.url)
@@ -270,7 +284,8 @@ class FleetBench:
 
 def run_floor_step(root: Path, customers: int, latency_ms: float) -> Step:
     emulator = EmulatorProcess(
-        root / "floor-emulator", extra_args=["--latency-ms", f"{latency_ms:g}"]
+        root / "floor-emulator",
+        extra_args=["--latency-ms", f"{latency_ms:g}", *subaccount_limit_args(customers)],
     )
     emulator.start()
     try:

@@ -73,7 +73,7 @@ class Side:
         self.root = root
         self.args = args
         self.project = root / "project"
-        self.emulator = fleet_emulator(root, args)
+        self.emulator = fleet_emulator(root, args, args.customers + args.repeat)
 
     def env(self) -> dict[str, str]:
         return fleet_env(self.checkout, self.root, self.emulator.url)
