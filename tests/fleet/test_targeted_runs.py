@@ -6,6 +6,8 @@ proven, the run is a full one and says why."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 from emulator.defaults import DEV_ACCOUNT_SID
 from tests.fleet.support import add_customers, commit, fleet_env, fleet_project, run_fleet
 from tests.support.emulator_process import EmulatorProcess, running_emulator
+from tests.support.pulumi_cli import BIN_DIR
 
 pytestmark = pytest.mark.e2e
 
@@ -71,6 +74,18 @@ def test_a_joining_customer_is_run_alone_and_the_group_stays_truthfully_converge
     touched.subtract(stats["by_account"])
     assert set(+touched) == {DEV_ACCOUNT_SID, *new}, dict(+touched)
 
+    # The stack's outputs cover every customer: the others' from the state, as a full run.
+    outputs = subprocess.run(
+        [str(BIN_DIR / "pulumi"), "stack", "output", "--stack", "prod-g01", "--json"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    exported = json.loads(outputs.stdout)
+    assert sorted(exported["tenants"]) == ["alpha", "bravo", "charlie"], exported["tenants"]
+    assert set(exported["names"]) >= set(after.values())
     # Recorded as converged with these inputs, and it is: a full preview changes nothing.
     again = run_fleet(project, "up", env=env)
     assert again.returncode == 0, again.stderr
