@@ -11,11 +11,11 @@ Pulumi's own `python -m pulumi.dynamic` (same servicer, same provider code, same
 - It exits as soon as the engine that started it is gone. Pulumi starts plugins in process
   groups of their own, so a `pulumi` killed with SIGKILL would otherwise leave this process
   finishing the creates it had started while the next run starts them again.
-- Previews know what an in-place update keeps: a subaccount's SID stays known when only its
-  name changes, so its keys, services and numbers preview as unchanged instead of replaced
-  (provider_previews.py says how and why).
 - With `TLZ_PROVIDER_TRACE=<dir>` it records one JSON line per provider call (and, with
   `TLZ_PROVIDER_PROFILE=1`, a CPU profile): what the benchmark reads (call_recorder.py).
+- Previews know what an in-place update keeps: a subaccount's SID stays known when only its
+  name changes, so its keys, services and numbers preview as updates instead of replaces
+  (provider_previews.py says how and why).
 
 The worker count and the recorder replace functions of the SDK that `pulumi.dynamic` calls
 (`grpc.server` with its 4-thread pool, `add_ResourceProviderServicer_to_server`), following the
