@@ -47,6 +47,10 @@ from fleet.catalog import (
 from twilio_access.dev_defaults import DEV_ACCOUNT_SID
 
 PASSPHRASE = "twilio-landing-zone-local"
+# Twilio's cap on a parent's open subaccounts (the emulator's default, `--max-subaccounts`).
+TWILIO_SUBACCOUNT_LIMIT = 1000
+# The customers a run adds after the N it starts with (one joins an existing fleet).
+ADDED_CUSTOMERS_HEADROOM = 10
 
 
 def load() -> str:
@@ -136,9 +140,18 @@ class Step:
     output: str = ""
 
 
-def fleet_emulator(root: Path, args: argparse.Namespace) -> EmulatorProcess:
-    """The emulator a benchmarked fleet talks to: the injected latency, and the parent's
-    concurrency cap that the fleet's in-flight budget must respect."""
+def subaccount_limit_args(customers: int) -> list[str]:
+    """Twilio allows a parent 1,000 open subaccounts until Twilio support raises it, as it does
+    for ISVs; a benchmark of N customers (N+1 with the one it adds) past that raises the
+    emulator's cap the same way, with room for the customers the run adds."""
+    needed = customers + ADDED_CUSTOMERS_HEADROOM
+    return [] if needed <= TWILIO_SUBACCOUNT_LIMIT else ["--max-subaccounts", str(needed)]
+
+
+def fleet_emulator(root: Path, args: argparse.Namespace, customers: int = 0) -> EmulatorProcess:
+    """The emulator a benchmarked fleet talks to: the injected latency, the parent's
+    concurrency cap that the fleet's in-flight budget must respect, and a subaccount cap
+    raised when `customers` need it."""
     return EmulatorProcess(
         root / "emulator",
         extra_args=[
@@ -146,6 +159,7 @@ def fleet_emulator(root: Path, args: argparse.Namespace) -> EmulatorProcess:
             f"{args.latency_ms:g}",
             "--account-concurrency-limit",
             str(args.parent_in_flight),
+            *subaccount_limit_args(customers),
         ],
     )
 
@@ -174,7 +188,7 @@ class FleetBench:
         self.customers = customers
         self.args = args
         self.project = root / "project"
-        self.emulator = fleet_emulator(root, args)
+        self.emulator = fleet_emulator(root, args, customers)
 
     def env(self) -> dict[str, str]:
         return fleet_env(REPO_ROOT, self.root, self.emulator.url)
@@ -270,7 +284,8 @@ class FleetBench:
 
 def run_floor_step(root: Path, customers: int, latency_ms: float) -> Step:
     emulator = EmulatorProcess(
-        root / "floor-emulator", extra_args=["--latency-ms", f"{latency_ms:g}"]
+        root / "floor-emulator",
+        extra_args=["--latency-ms", f"{latency_ms:g}", *subaccount_limit_args(customers)],
     )
     emulator.start()
     try:
@@ -289,7 +304,11 @@ def bench_one(root: Path, customers: int, args: argparse.Namespace) -> list[Step
     bench.emulator.start()
     try:
         bench.prepare()
-        up = bench.measured("fleet up, empty -> converged", "up", *args.fleet_args)
+        # `--skip-preview`: the up alone, as the floor makes its creates with no preview (the
+        # no-change preview is measured on its own below).
+        up = bench.measured(
+            "fleet up, empty -> converged", "up", "--skip-preview", *args.fleet_args
+        )
         steps.append(up)
         found = bench.subaccounts()
         assert len(found) == customers == len(set(found.values())), (len(found), customers)
@@ -314,7 +333,8 @@ def add_one_customer(bench: FleetBench, existing: set[str]) -> Step:
     matrix = json.loads(next(line for line in changed.splitlines() if line.startswith("{")))
     assert [entry["group"] for entry in matrix["include"]] == [group], matrix
     bench.fleet("preview", "--groups", group)
-    output, _, fleet_mib, group_mib = bench.fleet("up", "--groups", group)
+    # The preview just before is the gate: the up does not preview again.
+    output, _, fleet_mib, group_mib = bench.fleet("up", "--groups", group, "--skip-preview")
     wall = time.monotonic() - started
     after = bench.emulator.stats()
     accounts = Counter(after["by_account"])

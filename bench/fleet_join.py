@@ -9,7 +9,9 @@ after its own `make setup`): a fleet of one group of N customers, as each checko
 it sets `catalog_dir`; the baseline's inline), converged by `fleet up` on an emulator of its
 own at `--latency-ms` per request. Then, alternating the checkouts so both see the same load,
 one timed operation per round: `fleet add-customer` (the group has room, so the customer joins
-it), `fleet changed --base HEAD --json`, `fleet preview --groups G` and `fleet up --groups G`.
+it), `fleet changed --base HEAD --json`, `fleet preview --groups G` and `fleet up --groups G`
+(with `--base HEAD` where the checkout's fleet has it: only the joining customer is run, and
+`--skip-preview` on the up, since the preview just before is the gate).
 Every row has the CPU of the processes it ran by role and the load average; the emulator's
 request count shows that only the parent and the new subaccount were asked anything.
 """
@@ -26,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -73,7 +76,7 @@ class Side:
         self.root = root
         self.args = args
         self.project = root / "project"
-        self.emulator = fleet_emulator(root, args)
+        self.emulator = fleet_emulator(root, args, args.customers + args.repeat)
 
     def env(self) -> dict[str, str]:
         return fleet_env(self.checkout, self.root, self.emulator.url)
@@ -108,6 +111,7 @@ class Side:
         (self.project / ".gitignore").write_text(".state/\n__pycache__/\n")
         self.git("init", "-q", "-b", "main")
         self.commit("the fleet")
+        _ = self.targets  # asked once here, outside the timed operation
 
     def git(self, *args: str) -> str:
         return subprocess.run(
@@ -121,6 +125,19 @@ class Side:
     def commit(self, message: str) -> None:
         self.git("add", "-A")
         self.git("commit", "-qm", message)
+
+    @cached_property
+    def targets(self) -> bool:
+        """Whether the checkout's fleet can run only the customers changed since a ref."""
+        return "--base" in self.fleet("preview", "--help")
+
+    def join_options(self, operation: str) -> list[str]:
+        """A checkout that can: the preview and up target the changed customers (`--base
+        HEAD`, the commit the group was converged from), and the up does not preview again
+        (the preview just before is the gate, as the baseline's up has none)."""
+        if not self.targets:
+            return []
+        return ["--base", "HEAD", *(["--skip-preview"] if operation == "up" else [])]
 
     def fleet(self, *args: str) -> str:
         python = self.checkout / ".venv" / "bin" / "python"
@@ -147,9 +164,10 @@ class Side:
         changed = self.fleet("changed", "--base", "HEAD", "--json")
         matrix = json.loads(next(line for line in changed.splitlines() if line.startswith("{")))
         assert [entry["group"] for entry in matrix["include"]] == [group], matrix
-        self.fleet("preview", "--groups", group)
-        self.fleet("up", "--groups", group)
+        previewed = self.fleet("preview", "--groups", group, *self.join_options("preview"))
+        updated = self.fleet("up", "--groups", group, *self.join_options("up"))
         cpu = sampler.stop()
+        targeted = [output for output in (previewed, updated) if "targeted:" in output]
         after = self.emulator.stats()
         accounts = {
             sid
@@ -159,7 +177,7 @@ class Side:
         self.commit(f"{key} joined {group}")
         assert group == "prod-g01", f"{self.name}: {key} went to {group}, not the existing group"
         return Joined(
-            self.name,
+            f"{self.name} ({len(targeted)} of 2 runs targeted)" if self.targets else self.name,
             cpu.wall,
             cpu,
             twilio_calls(after) - twilio_calls(before),

@@ -36,6 +36,16 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def _account_sid(text: str) -> str:
     if not re.fullmatch(r"AC[0-9a-fA-F]{32}", text):
         raise argparse.ArgumentTypeError("must be AC followed by 32 hex characters")
@@ -76,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_auth_token,
         default=defaults.DEV_AUTH_TOKEN,
         help="auth token of the bootstrap parent account (default: the documented dev token)",
+    )
+    parser.add_argument(
+        "--max-subaccounts",
+        type=_positive_int,
+        default=defaults.MAX_SUBACCOUNTS,
+        help="open subaccounts a parent may have; the next create is refused with 21480 "
+        f"(default {defaults.MAX_SUBACCOUNTS}, as Twilio; Twilio support raises it for ISVs)",
     )
     parser.add_argument(
         "--no-default-service",
@@ -211,6 +228,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         auth_token=args.auth_token,
         default_service=not args.no_default_service,
         settings=settings,
+        max_subaccounts=args.max_subaccounts,
     )
 
 

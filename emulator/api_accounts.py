@@ -3,7 +3,8 @@
 Twilio semantics kept here: no DELETE (closing is the end of a subaccount and is permanent,
 21479 afterwards); closing releases the account's numbers; only the parent changes a
 subaccount's status and the main account's status cannot change (21477); subaccounts cannot
-own subaccounts (21101); at most 1000 open subaccounts (21480).
+own subaccounts (21101); at most 1000 open subaccounts (21480), unless raised as Twilio
+support raises it for ISVs (`--max-subaccounts`).
 """
 
 from __future__ import annotations
@@ -125,10 +126,9 @@ def create(call: Call) -> Reply:
         account_sids=[parent.sid],
         where=[("sid != ?", (parent.sid,)), ("json_extract(doc, '$.status') != 'closed'", ())],
     )
-    if open_subaccounts >= defaults.MAX_SUBACCOUNTS:
-        raise bad_request(
-            21480, f"Reached the maximum of {defaults.MAX_SUBACCOUNTS} subaccounts for this account"
-        )
+    limit = call.emulator.config.max_subaccounts
+    if open_subaccounts >= limit:
+        raise bad_request(21480, f"Reached the maximum of {limit} subaccounts for this account")
     record = create_account(
         call.emulator,
         sid=new_sid("AC"),

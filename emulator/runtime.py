@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from emulator import defaults
 from emulator.auth import Principal, reach_account
 from emulator.faults import FaultEngine, RuntimeSettings
 from emulator.store import Record, Store
@@ -28,6 +29,8 @@ class EmulatorConfig:
     auth_token: str
     default_service: bool
     settings: RuntimeSettings
+    # Twilio's cap on a parent's open subaccounts; Twilio support raises it for ISVs on request.
+    max_subaccounts: int = defaults.MAX_SUBACCOUNTS
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
     python -m fleet add-customer KEY --name "Display Name" [--area-code 415]
     python -m fleet preview|up|refresh [--groups prod-g01,prod-g02] [--concurrency N] [--all]
+                                       [--skip-preview] [--base REF]
     python -m fleet status
     python -m fleet changed --base REF [--json]
 
@@ -28,7 +29,7 @@ from fleet.catalog import (
     discover_groups,
     load_settings,
 )
-from fleet.inputs import changed_groups
+from fleet.inputs import changed_groups, files_changed_since
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,10 +78,18 @@ def run_operation(settings: FleetSettings, arguments: argparse.Namespace) -> int
         say("no groups to run (none found, or --groups named none)")
         return 0
     environment = fleet_environment(settings.project_dir, arguments.parent_in_flight)
-    command = SessionPulumiCommand(preview_first=getattr(arguments, "preview_first", False))
+    # The gate before any change is on unless asked off: a rename previews as the update it
+    # is (tools/provider_host/provider_previews.py), so a preview fails only on a real problem.
+    command = SessionPulumiCommand(preview_first=not getattr(arguments, "skip_preview", False))
     concurrency = max(1, arguments.concurrency or default_concurrency())
+    base = getattr(arguments, "base", None)
     options = RunOptions(
-        arguments.command, concurrency, getattr(arguments, "all", False), arguments.parallel
+        arguments.command,
+        concurrency,
+        getattr(arguments, "all", False),
+        arguments.parallel,
+        base,
+        tuple(files_changed_since(settings.project_dir, base)) if base else (),
     )
     runner = FleetRunner(settings, groups, options, environment, command)
     share = environment.for_groups(min(concurrency, len(groups)))["TLZ_PARENT_IN_FLIGHT"]
@@ -212,16 +221,29 @@ def parser() -> argparse.ArgumentParser:
         operation.add_argument(
             "--parallel", type=int, default=64, help="resource operations at once per group"
         )
+        if name in ("preview", "up"):
+            operation.add_argument(
+                "--base",
+                help="git ref the deployed groups were converged from (e.g. HEAD): run only the "
+                "customers added or edited since, when that is provably the same as a full run "
+                "(else a full run, and the note says why)",
+            )
         if name == "up":
             operation.add_argument(
                 "--all", action="store_true", help="also run groups converged with these inputs"
             )
-            operation.add_argument(
+            gate = operation.add_mutually_exclusive_group()
+            gate.add_argument(
                 "--preview-first",
                 action="store_true",
                 help="preview each group with the pack before its steps (as `pulumi up --yes`): "
-                "a mandatory violation changes nothing; without it the pack runs after the "
-                "steps (the Automation API's up)",
+                "a mandatory violation changes nothing (the default)",
+            )
+            gate.add_argument(
+                "--skip-preview",
+                action="store_true",
+                help="no preview first (the Automation API's up): the pack runs after the "
+                "steps; for when a preview of these very inputs already passed",
             )
     status = commands.add_parser("status", help="each group's state, from the backend")
     status.add_argument("--groups", help="comma-separated group names (default: all)")

@@ -80,11 +80,17 @@ def shared_code_digest(project_dir: Path) -> str:
 
 
 def fingerprint(settings: FleetSettings, group: Group) -> str:
-    digest = hashlib.sha256(shared_code_digest(settings.project_dir).encode())
     catalog = group.catalog()
     inputs = (group.path, *([catalog] if catalog else []), policy_config_of(settings, group.name))
-    for path in inputs:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest_of(settings.project_dir, [(path.name, path.read_bytes()) for path in inputs])
+
+
+def digest_of(project_dir: Path, inputs: list[tuple[str, bytes]]) -> str:
+    """The fingerprint of a group whose files (stack file, catalog, policy config; by name)
+    hold these contents, with the shared code as on disk."""
+    digest = hashlib.sha256(shared_code_digest(project_dir).encode())
+    for name, content in inputs:
+        digest.update(name.encode() + b"\0" + content + b"\0")
     return digest.hexdigest()[:20]
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi.automation as auto
 from pulumi.automation.events import EngineEvent
@@ -43,6 +44,7 @@ from fleet.progress import (
     GroupOutcome,
 )
 from fleet.resume import prepare_group
+from fleet.targets import FullRun, Targeted, plan_targets
 
 OPERATIONS = ("preview", "up", "refresh")
 
@@ -53,6 +55,10 @@ class RunOptions:
     concurrency: int
     run_all: bool = False  # up: also the groups that converged with these inputs
     parallel: int = 64  # resource operations at once within one group (`--parallel`)
+    # preview/up: only the customers changed since this git ref, when provably safe
+    # (fleet/targets.py), and the files that differ from it.
+    base: str | None = None
+    changed_files: tuple[str, ...] = ()
 
 
 class FleetRunner:
@@ -127,6 +133,7 @@ class FleetRunner:
         policy_packs = [str(self.settings.project_dir / "policies")]
         policy_pack_configs = [str(policy_config)]
         if operation == "preview":
+            targets = self._targets(group, outcome, lambda: last_result(stack))
             outcome.phase = "preview"
             previewed = stack.preview(
                 parallel=self.options.parallel,
@@ -135,6 +142,7 @@ class FleetRunner:
                 policy_pack_configs=policy_pack_configs,
                 suppress_progress=True,
                 suppress_outputs=True,
+                **targets,
             )
             outcome.changes.clear()
             outcome.changes.update({op_name(op): n for op, n in previewed.change_summary.items()})
@@ -167,19 +175,43 @@ class FleetRunner:
                 suppress_outputs=True,
             )
             outcome.note = "resumed: refreshed with --clear-pending-creates first"
+            targets = {}  # the state was repaired: only a full run proves convergence
+        else:
+            targets = self._targets(group, outcome, lambda: last)
         outcome.phase = "up"
         outcome.changes.clear()
         updated = stack.up(
             parallel=self.options.parallel,
+            # Targeted or not, the inputs it converges to (fleet/targets.py says why).
             message=message,
             on_event=on_event,
             policy_packs=policy_packs,
             policy_pack_configs=policy_pack_configs,
             suppress_progress=True,
             suppress_outputs=True,
+            **targets,
         )
         outcome.changes.clear()
         outcome.changes.update(updated.summary.resource_changes or {})
+
+    def _targets(
+        self,
+        group: Group,
+        outcome: GroupOutcome,
+        last: Callable[[], tuple[str, str] | None],
+    ) -> dict[str, Any]:
+        """The Automation API's target arguments for a run of `group` against `--base`; none
+        (a full run, its reason in the note) unless fleet/targets.py proves it safe."""
+        base = self.options.base
+        if base is None or self.options.run_all:
+            return {}
+        decision = plan_targets(self.settings, group, base, list(self.options.changed_files))
+        if isinstance(decision, Targeted) and last() != ("succeeded", decision.base_message):
+            decision = FullRun(f"its last `fleet up` did not converge it to {base}'s inputs")
+        outcome.note = decision.describe(base)
+        if isinstance(decision, FullRun):
+            return {}
+        return {"target": decision.targets(group.name), "target_dependents": True}
 
     def _workspace_options(self) -> auto.LocalWorkspaceOptions:
         return auto.LocalWorkspaceOptions(

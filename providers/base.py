@@ -144,6 +144,10 @@ class TwilioProvider(ResourceProvider):
     # Inputs that never make a diff: the state mark only matters to a create (a state moved
     # to another backend keeps its objects as they are).
     not_compared: ClassVar[frozenset[str]] = frozenset({"state_mark"})
+    # Outputs an in-place update never changes: an update acts on the object it has, so its SID
+    # stays. A preview reports them as known (tools/provider_host/provider_previews.py), and
+    # what takes them as inputs (a subaccount's numbers) previews unchanged, not replaced.
+    kept_on_update: ClassVar[frozenset[str]] = frozenset({"sid"})
     # The instance pickled into state holds nothing secret: keep `__provider` in plain text.
     serialize_as_secret_always = False
 

@@ -107,6 +107,8 @@ class PhoneNumberProvider(TwilioProvider):
     kind = "PhoneNumber"
     inputs_model = PhoneNumberInputs
     replace_on = frozenset({"account_sid", "tag", "phone_number", "adopt_sid"})
+    # The E.164 number is the one bought: only a replace buys another.
+    kept_on_update = frozenset({"sid", "number"})
     # How an adopted number got here, not what it is: no diff once it has moved.
     not_compared = frozenset({"state_mark", "transfer_from"})
     verbs = {"create": "purchase", "delete": "release"}

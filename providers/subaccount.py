@@ -59,6 +59,7 @@ class SubaccountProvider(TwilioProvider):
     inputs_model = SubaccountInputs
     # A new tag or adopted SID is a new identity; replacing closes the old account for good.
     replace_on = frozenset({"tag", "adopt_sid"})
+    kept_on_update = frozenset({"sid", "owner_account_sid"})
     verbs = {"delete": "close"}
 
     def create(self, props: dict[str, Any]) -> CreateResult:

@@ -19,6 +19,9 @@ Pulumi's own `python -m pulumi.dynamic` (same servicer, same provider code, same
   100-customer group (README "Speed", fourth pass).
 - With `TLZ_PROVIDER_TRACE=<dir>` it records one JSON line per provider call (and, with
   `TLZ_PROVIDER_PROFILE=1`, a CPU profile): what the benchmark reads (call_recorder.py).
+- Previews know what an in-place update keeps: a subaccount's SID stays known when only its
+  name changes, so its keys, services and numbers preview as updates instead of replaces
+  (provider_previews.py says how and why).
 
 The worker count and the recorder replace functions of the SDK that `pulumi.dynamic` calls
 (`grpc.server` with its 4-thread pool, `add_ResourceProviderServicer_to_server`), following the
@@ -179,10 +182,14 @@ def main() -> None:
     sys.path.insert(0, os.getcwd())
     workers = workers_from(os.environ)
     trace_dir = os.environ.get(TRACE_ENV)
-    if (workers != STOCK_WORKERS or trace_dir) and sdk_is_checked():
+    if sdk_is_checked():
         serve_with_workers(workers)
         if trace_dir:
             record_calls(Path(trace_dir), os.environ.get(PROFILE_ENV) == "1")
+        # Installed last: its answers are what the recorder wraps, previews included.
+        import provider_previews  # beside this script, as readable_errors below
+
+        provider_previews.install(warn)
     # A Twilio failure reads as its one-line message, a bug keeps its traceback.
     import readable_errors  # beside this script (its folder is sys.path[0])
 
