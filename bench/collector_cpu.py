@@ -116,7 +116,10 @@ async def _measure(
     import uvicorn
     from uvicorn.server import ServerState
 
-    from bench.collector_load import _group_commit_app
+    try:
+        from bench.collector_load_receivers import _group_commit_app
+    except ImportError:  # a checkout from before the load test was split into modules
+        from bench.collector_load import _group_commit_app  # type: ignore[attr-defined,no-redef]
 
     loop = asyncio.get_running_loop()
     served = []
@@ -169,7 +172,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import os
 
-    from bench.collector_load import ACCOUNTS, TOKENS_ENV, _stored, signed_requests
+    try:
+        from bench.collector_load_measure import _stored
+        from bench.collector_load_shape import ACCOUNTS, TOKENS_ENV
+        from bench.collector_load_traffic import signed_requests
+    except ImportError:  # a checkout from before the load test was split into modules
+        from bench.collector_load import (  # type: ignore[attr-defined,no-redef]
+            ACCOUNTS,
+            TOKENS_ENV,
+            _stored,
+            signed_requests,
+        )
     from collector.__main__ import tune_for_serving
 
     os.environ[TOKENS_ENV] = __import__("json").dumps(ACCOUNTS)
