@@ -11,7 +11,9 @@ sends that connection's next signed callback, so the loop always has work, and t
 loop thread's CPU time (`time.thread_time`) per answered callback is what request parsing,
 the ASGI cycle, the receiver and the writer's batching cost on the loop. The writer thread
 commits to SQLite in a temporary directory (`--db-dir`, default /dev/shm: commits are not
-what is measured); its CPU is reported apart. Every 2xx must have its row.
+what is measured); its CPU is reported apart. Every 2xx must have its row. The wall rate
+(callbacks/s) is that of this pipeline with no network and no load generator: with `--db-dir`
+on a disk, it shows how the loop's work and the commits' fsyncs overlap.
 
 To compare two checkouts, run it alternately with each one's code first on the path
 (`cd OTHER && PYTHONPATH=OTHER python THIS/bench/collector_cpu.py`): the rounds of one
@@ -109,14 +111,18 @@ class _Run:
 
 async def _measure(
     names: Sequence[str], scratch: str, requests: list[bytes], width: int, chunk: int
-) -> dict[str, tuple[float, float, dict[int, int], str]]:
-    """Each variant's loop-thread and other-thread CPU seconds, answers and database, its
+) -> dict[str, tuple[float, float, float, dict[int, int], str]]:
+    """Each variant's loop-thread and other-thread CPU seconds, wall seconds, answers and
+    database, its
     callbacks sent in chunks of `chunk` that alternate between the variants, so a burst of
     load from elsewhere weighs on all alike."""
     import uvicorn
     from uvicorn.server import ServerState
 
-    from bench.collector_load import _group_commit_app
+    try:
+        from bench.collector_load_receivers import _group_commit_app
+    except ImportError:  # a checkout from before the load test was split into modules
+        from bench.collector_load import _group_commit_app  # type: ignore[attr-defined,no-redef]
 
     loop = asyncio.get_running_loop()
     served = []
@@ -132,7 +138,7 @@ async def _measure(
                 config.http_protocol_class(config, state, {}, loop)  # type: ignore[call-arg]
                 for _ in range(width)
             ]
-            served.append((name, database_url, protocols, [0.0, 0.0]))
+            served.append((name, database_url, protocols, [0.0, 0.0, 0.0]))
         runs = {name: _Run(loop, requests) for name, *_ in served}
         clients = {
             name: [_Client(runs[name], p) for p in protocols] for name, _, protocols, _ in served
@@ -143,17 +149,19 @@ async def _measure(
                 run.limit = min(offset + chunk, len(requests))
                 run.done = loop.create_future()
                 thread_before, process_before = time.thread_time(), time.process_time()
+                wall_before = time.perf_counter()
                 for client in clients[name]:
                     client.send_next()
                 await run.done
                 loop_cpu = time.thread_time() - thread_before
                 cpu[0] += loop_cpu
                 cpu[1] += time.process_time() - process_before - loop_cpu
+                cpu[2] += time.perf_counter() - wall_before
         for name in clients:
             for client in clients[name]:
                 client.protocol.connection_lost(None)
     return {
-        name: (cpu[0], cpu[1], runs[name].answers, database_url)
+        name: (cpu[0], cpu[1], cpu[2], runs[name].answers, database_url)
         for name, database_url, _, cpu in served
     }
 
@@ -169,7 +177,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import os
 
-    from bench.collector_load import ACCOUNTS, TOKENS_ENV, _stored, signed_requests
+    try:
+        from bench.collector_load_measure import _stored
+        from bench.collector_load_shape import ACCOUNTS, TOKENS_ENV
+        from bench.collector_load_traffic import signed_requests
+    except ImportError:  # a checkout from before the load test was split into modules
+        from bench.collector_load import (  # type: ignore[attr-defined,no-redef]
+            ACCOUNTS,
+            TOKENS_ENV,
+            _stored,
+            signed_requests,
+        )
     from collector.__main__ import tune_for_serving
 
     os.environ[TOKENS_ENV] = __import__("json").dumps(ACCOUNTS)
@@ -181,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError:
         pass
     names = list(VARIANTS)
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in names}
     print(
         f"collector CPU per callback: {args.rounds} rounds of {args.events} signed callbacks on "
         f"{args.concurrency} in-memory connections; load average {os.getloadavg()[0]:.1f}",
@@ -191,16 +209,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         requests = signed_requests(4020, args.events, round_number + 1)
         with tempfile.TemporaryDirectory(prefix="collector-cpu-", dir=args.db_dir) as scratch:
             measured = asyncio.run(_measure(names, scratch, requests, args.concurrency, args.chunk))
-            for name, (loop_cpu, other_cpu, answers, database_url) in measured.items():
+            for name, (loop_cpu, other_cpu, wall, answers, database_url) in measured.items():
                 ok = answers.get(200, 0)
                 stored = _stored(database_url)
                 if ok != args.events or stored != ok:
                     print(f"{name}: answers {answers}, stored {stored}", file=sys.stderr)
                     return 1
-                results[name].append((loop_cpu / ok * 1e6, other_cpu / ok * 1e6))
+                results[name].append((loop_cpu / ok * 1e6, other_cpu / ok * 1e6, ok / wall))
                 print(
                     f"round {round_number} {name:<10} loop {loop_cpu / ok * 1e6:6.1f} us, "
-                    f"other threads {other_cpu / ok * 1e6:5.1f} us per callback "
+                    f"other threads {other_cpu / ok * 1e6:5.1f} us per callback, "
+                    f"{ok / wall:,.0f} callbacks/s "
                     f"(load {os.getloadavg()[0]:.1f})",
                     flush=True,
                 )
@@ -208,7 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, rows in results.items():
         print(
             f"{name:<10} median loop CPU {medians[name]:.1f} us per callback, writer thread "
-            f"{statistics.median(r[1] for r in rows):.1f} us"
+            f"{statistics.median(r[1] for r in rows):.1f} us, "
+            f"{statistics.median(r[2] for r in rows):,.0f} callbacks/s"
         )
     return 0
 

@@ -33,7 +33,7 @@ from starlette.responses import (
     Response,
 )
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from collector import dashboard
 from collector.accounts import DEFAULT_REFRESH_INTERVAL_S, AccountDirectory, EstateAccount
@@ -137,6 +137,9 @@ _REFUSALS = {
 }
 
 
+_MAX_CACHED_URLS = 64
+
+
 class StatusCallbackReceiver:
     """The raw ASGI handler of `POST <status path>`."""
 
@@ -155,6 +158,9 @@ class StatusCallbackReceiver:
         self.metrics = DeliveryMetrics()
         self._rejection_log = RejectionLog()
         self.refusals = RefusalQueue()
+        # The URL of each (path, query, host, scheme, server): the same few for every callback.
+        # Bounded, since a client chooses the Host header and the query.
+        self._urls: dict[tuple, str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
@@ -178,6 +184,21 @@ class StatusCallbackReceiver:
 
     def requested_url(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
         """The URL Twilio requested, as it wrote it: that is what it signed."""
+        key = (
+            scope.get("raw_path"),
+            scope.get("query_string"),
+            headers.get(b"host"),
+            scope.get("scheme"),
+            scope.get("server"),
+        )
+        url = self._urls.get(key)
+        if url is None:
+            url = self._build_url(scope, headers)
+            if len(self._urls) < _MAX_CACHED_URLS:
+                self._urls[key] = url
+        return url
+
+    def _build_url(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         query = scope.get("query_string", b"").decode("latin-1")
@@ -192,7 +213,9 @@ class StatusCallbackReceiver:
 
     async def _handle(self, scope: Scope, receive: Receive) -> int:
         headers = {name: value for name, value in scope["headers"] if name in _WANTED_HEADERS}
-        content_type = headers.get(b"content-type", _FORM_TYPE).split(b";")[0].strip().lower()
+        content_type = headers.get(b"content-type", _FORM_TYPE)
+        if content_type != _FORM_TYPE:  # parameters or another spelling of it
+            content_type = content_type.split(b";")[0].strip().lower()
         if content_type != _FORM_TYPE:
             return self._reject(400, NOT_FORM, "not a form body")
         try:
@@ -205,7 +228,8 @@ class StatusCallbackReceiver:
             account_sid = account_sid_of(params)
         except MalformedCallback as error:
             return self._reject(400, MALFORMED, str(error))
-        if self.checker.surely_unknown(account_sid):
+        # `plain`, when read, is the parsed SID too (`plain_account_sid`): already checked.
+        if account_sid != plain and self.checker.surely_unknown(account_sid):
             return self._reject(403, "unknown_account", account_sid)
         raw_signature = headers.get(b"x-twilio-signature")
         signature = raw_signature.decode("latin-1") if raw_signature else None
@@ -254,10 +278,19 @@ class StatusCallbackReceiver:
 
 
 async def _read_body(receive: Receive) -> bytes:
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        body = message.get("body", b"")  # the whole body at once: the usual case
+        if len(body) > MAX_BODY_BYTES:
+            raise MalformedCallback(f"body larger than {MAX_BODY_BYTES} bytes")
+        return body
+    return await _read_rest(receive, message)
+
+
+async def _read_rest(receive: Receive, message: Message) -> bytes:
     chunks = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise MalformedCallback("client went away before sending the whole body")
         chunk = message.get("body", b"")
@@ -267,6 +300,7 @@ async def _read_body(receive: Receive) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+        message = await receive()
 
 
 class CollectorApp:

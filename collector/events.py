@@ -30,33 +30,42 @@ class FormParams:
     signed the way Twilio signs it.
     """
 
-    __slots__ = ("_sorted", "_values", "body", "pairs")
+    __slots__ = ("_repeats", "_sorted", "body", "first", "pairs")
 
     def __init__(self, pairs: list[tuple[str, str]], body: str | None = None) -> None:
         self.pairs = pairs
         self._sorted: list[tuple[str, str]] | None = None
         # The form as received (ASCII: percent-encoded); rebuilt when parsed from elsewhere.
         self.body = body if body is not None else urlencode(pairs)
-        values: dict[str, list[str]] = {}
-        for name, value in pairs:
-            values.setdefault(name, []).append(value)
-        self._values = values
+        # Each name's first value, read by the receiver with plain dict lookups (this runs for
+        # every callback). Twilio repeats no name, so the lists of values are built only when
+        # a name does repeat.
+        first = dict(pairs)
+        self._repeats: dict[str, list[str]] | None = None
+        if len(first) != len(pairs):
+            repeats: dict[str, list[str]] = {}
+            for name, value in pairs:
+                repeats.setdefault(name, []).append(value)
+            first = {name: values[0] for name, values in repeats.items()}
+            self._repeats = repeats
+        self.first: dict[str, str] = first
 
     def __iter__(self):
-        return iter(self._values)
+        return iter(self.first)
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self.first)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._values
+        return name in self.first
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        values = self._values.get(name)
-        return values[0] if values else default
+        return self.first.get(name, default)
 
     def getlist(self, name: str) -> list[str]:
-        return self._values[name]
+        if self._repeats is not None:
+            return self._repeats[name]
+        return [self.first[name]]
 
     def sorted_pairs(self) -> list[tuple[str, str]]:
         """The pairs sorted by name, then value (repeats kept): sorted once per callback for
@@ -69,7 +78,7 @@ class FormParams:
         """The pairs in the order Twilio signs them: names sorted, each name's distinct values
         sorted (a repeated name=value pair counts once)."""
         ordered = self.sorted_pairs()
-        if len(self._values) == len(self.pairs):  # no repeated name: no repeated pair
+        if self._repeats is None:  # no repeated name: no repeated pair
             return ordered
         return list(dict.fromkeys(ordered))
 
@@ -79,8 +88,10 @@ class FormParams:
 
     def as_archive(self) -> dict[str, str | list[str]]:
         """Every parameter as received: one value as a string, a repeated name as a list."""
+        if self._repeats is None:
+            return dict(self.first)
         return {
-            name: vals[0] if len(vals) == 1 else list(vals) for name, vals in self._values.items()
+            name: vals[0] if len(vals) == 1 else list(vals) for name, vals in self._repeats.items()
         }
 
 
@@ -99,6 +110,8 @@ def _unescape(text: str) -> str:
         text = text.replace("+", " ")
     if "%" not in text:
         return text
+    if text.startswith("%2B") and text.find("%", 3) < 0:
+        return "+" + text[3:]  # an E.164 number (`From`, `To`): the escape callbacks carry most
     pieces = text.split("%")
     raw = bytearray(pieces[0].encode("ascii"))
     for piece in pieces[1:]:
@@ -191,7 +204,7 @@ def event_key_of(params: FormParams) -> str:
     """Identity of an event: the same parameters with the same values, in any order, are the
     same callback (a replay or Twilio's retry), whatever its idempotency header says. 128 bits
     of BLAKE2b: only signed callbacks are stored, so nobody can aim for a collision."""
-    canonical = "\n".join(f"{name}={value}" for name, value in params.sorted_pairs())
+    canonical = "\n".join(map("=".join, params.sorted_pairs()))
     return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
 
 
@@ -205,13 +218,14 @@ def status_event_from(
     """The stored form of a signature-checked callback, or `MalformedCallback`.
     `account_sid`: the one `account_sid_of(params)` already returned."""
     account_sid = account_sid or account_sid_of(params)
+    first = params.first
     # MessageSid/MessageStatus are current; SmsSid/SmsStatus are the legacy duplicates.
-    message_sid = params.get("MessageSid") or params.get("SmsSid")
+    message_sid = first.get("MessageSid") or first.get("SmsSid")
     if not message_sid:
         raise MalformedCallback("MessageSid is missing")
     if not MESSAGE_SID_PATTERN.match(message_sid):
         raise MalformedCallback("MessageSid is not a message SID")
-    status = (params.get("MessageStatus") or params.get("SmsStatus") or "").strip().lower()
+    status = (first.get("MessageStatus") or first.get("SmsStatus") or "").strip().lower()
     if not status:
         raise MalformedCallback("MessageStatus is missing")
     if len(status) > MAX_STATUS_LENGTH:
@@ -222,9 +236,9 @@ def status_event_from(
         message_sid=message_sid,
         status=status,
         status_rank=status_rank(status),
-        error_code=params.get("ErrorCode") or None,
-        messaging_service_sid=params.get("MessagingServiceSid") or None,
-        sender=params.get("From") or None,
+        error_code=first.get("ErrorCode") or None,
+        messaging_service_sid=first.get("MessagingServiceSid") or None,
+        sender=first.get("From") or None,
         received_at_us=received_at_us if received_at_us is not None else time.time_ns() // 1000,
         idempotency_token=idempotency_token,
         body=params.body,

@@ -219,6 +219,11 @@ class GroupCommitWriter:
         except BaseException as error:  # a bug or a cancelled executor: nobody waits forever
             log.error("writer failed: %r", error)
             failures = dict.fromkeys(range(len(batch)), error)
+        if self._pending:
+            # The next batch is handed over before this one is answered (callbacks run in the
+            # order they were scheduled): the writer commits it while the loop sends these
+            # answers, instead of idling until the last of them is written.
+            self._schedule()
         for index, (_, future) in enumerate(batch):
             if future.done():
                 continue  # the request went away; its event is stored anyway
@@ -227,8 +232,6 @@ class GroupCommitWriter:
                 future.set_result(None)
             else:
                 future.set_exception(WriterStopped(f"event not stored: {failure}"))
-        if self._pending:
-            self._schedule()
 
     # --- the writer thread's side -----------------------------------------------------------
 

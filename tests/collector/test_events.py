@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
@@ -110,3 +110,18 @@ def test_the_form_parser_agrees_with_the_standard_library_on_well_formed_bodies(
 def test_malformed_escapes_are_refused(escape: bytes):
     with pytest.raises(MalformedCallback):
         parse_form(b"AccountSid=" + escape)
+
+
+@pytest.mark.parametrize(
+    "value", ["+14155550100", "+", "+1 415", "+1+2", "+%", "+é", "+2B", "+%2B", "+1415%"]
+)
+def test_a_leading_escaped_plus_decodes_as_the_standard_library_does(value: str):
+    body = urlencode([("From", value)]).encode()
+    assert body.startswith(b"From=%2B")
+    assert parse_form(body).pairs == parse_qsl(body.decode(), strict_parsing=True)
+
+
+@pytest.mark.parametrize("body", [b"From=%2B%zz", b"From=%2B1%2", b"From=%2B%"])
+def test_a_leading_escaped_plus_does_not_hide_a_malformed_escape(body: bytes):
+    with pytest.raises(MalformedCallback):
+        parse_form(body)

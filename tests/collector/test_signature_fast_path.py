@@ -40,3 +40,19 @@ def test_the_event_identity_ignores_order_but_not_repeats():
     one = FormParams([("A", "1"), ("B", "2"), ("A", "1")])
     assert event_key_of(one) == event_key_of(FormParams([("B", "2"), ("A", "1"), ("A", "1")]))
     assert event_key_of(one) != event_key_of(FormParams([("A", "1"), ("B", "2")]))
+
+
+@pytest.mark.parametrize("token", ["", "k", "x" * 64, "y" * 65, "é" * 40])
+def test_the_prepared_key_equals_the_twilio_librarys_for_any_token_length(token: str):
+    # HMAC pads a key up to SHA-1's 64-byte block and hashes a longer one first.
+    form = parse_form(urlencode(FORMS[3]).encode())
+    expected = RequestValidator(token).compute_signature(URLS[0], form)
+    assert signature_of(keyed_hmac(token), URLS[0], form) == expected
+
+
+def test_a_repeated_name_keeps_its_first_value_and_all_of_its_values():
+    form = FormParams([("To", "+2"), ("From", "+9"), ("To", "+1")])
+    assert form.get("To") == "+2" and form.first == {"To": "+2", "From": "+9"}
+    assert form.getlist("To") == ["+2", "+1"] and form.getlist("From") == ["+9"]
+    assert list(form) == ["To", "From"] and len(form) == 2 and "From" in form
+    assert form.as_archive() == {"To": ["+2", "+1"], "From": "+9"}

@@ -14,7 +14,12 @@ from collector.events import parse_form
 from collector.storage.database import create_database_engine
 from collector.storage.migrations import migrate
 from collector.storage.schema import messages, status_events
-from collector.storage.writer import GroupCommitWriter, WriterStopped, store_events
+from collector.storage.writer import (
+    GroupCommitWriter,
+    WriterStopped,
+    prepare_writes,
+    store_events,
+)
 from tests.collector.support import OTHER_SERVICE_SID, SUB_SID, event, message_sid
 
 
@@ -113,6 +118,16 @@ def test_one_batch_may_hold_several_events_of_one_message_and_duplicates(engine:
         "MG" + "d" * 32,
     )
     assert _event_count(engine) == 3
+
+
+@pytest.mark.parametrize("size", [1, 31, 64, 65, 200, 700])
+def test_a_batch_of_any_size_is_stored_whole_in_few_statements(engine: Engine, size: int):
+    batch = [event(SUB_SID, message_sid(), "delivered", 60.0 + n) for n in range(size)]
+    writes = prepare_writes(engine.dialect, batch)
+    if engine.dialect.name == "sqlite" and size <= 64:
+        assert len(writes) == 2  # one multi-row statement per table
+    _store(engine, batch)
+    assert _event_count(engine) == size
 
 
 def test_the_archive_keeps_the_parameters_as_received(engine: Engine):
