@@ -11,12 +11,12 @@ import pulumi
 import pytest
 
 from components.flat_outputs import all_named
-from tests.unit.components.test_landing_zone import TWILIO, RecordingMocks, everything
+from tests.unit.components.test_landing_zone import everything
+from tests.unit.components.test_name_map import NumberedMocks
 
 
-class NumberedMocks(RecordingMocks):
-    """SIDs for every type, numbers for phone numbers; with `unknown_sids` a preview where
-    the engine knows no SID yet."""
+class PreviewableMocks(NumberedMocks):
+    """The name map's mocks; with `unknown_sids` a preview where the engine knows no SID yet."""
 
     def __init__(self, unknown_sids: bool = False) -> None:
         super().__init__()
@@ -24,10 +24,6 @@ class NumberedMocks(RecordingMocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         name, outputs = super().new_resource(args)
-        if args.typ == TWILIO + "PhoneNumber":
-            outputs["number"] = f"+1415555{len(self.resources):04d}"
-        if args.typ == TWILIO + "DefaultMessagingService":
-            outputs["sid"] = "MG" + f"{len(self.resources):032x}"
         if self.unknown_sids:
             outputs.pop("sid", None)
         return name, outputs
@@ -150,7 +146,7 @@ def _register(stack: str, *, preview: bool, unknown_sids: bool, drop_keys: bool 
     from tests.unit.components.test_landing_zone import REPO
 
     pulumi.runtime.set_mocks(
-        NumberedMocks(unknown_sids), project="twilio-landing-zone", stack=stack, preview=preview
+        PreviewableMocks(unknown_sids), project="twilio-landing-zone", stack=stack, preview=preview
     )
     plan = build_plan(load_stack_config(REPO / f"Pulumi.{stack}.yaml"))
     zone = LandingZone("landing-zone", LandingZoneArgs(plan=plan))
