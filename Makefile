@@ -117,11 +117,12 @@ bench: setup
 # The policy check of a new and of an unchanged 100/200-customer group (its tenants in a
 # catalog file), against the stock command, CPU per role and the engine's profile
 # (bench/policy_check.py), ~30 minutes. BASELINE=<another checkout, after its make setup> also
-# runs that checkout's scripts/policy-check, alternated.
+# runs that checkout's scripts/policy-check, alternated. --timeline: where a no-change check's
+# wall time goes, from the engine's log (bench/preview_timeline.py).
 .PHONY: bench-policy-check
 bench-policy-check: setup
 	$(VENV)/bin/python -m bench.policy_check --customers 100,200 --no-change --profile --catalog \
-		$(if $(BASELINE),--baseline $(BASELINE))
+		--timeline $(if $(BASELINE),--baseline $(BASELINE))
 
 # Existing accounts (README "Bring an existing account"): a read-only audit of the account the
 # credentials name (or of the emulator), and its benchmark at 3,000 subaccounts.

@@ -25,6 +25,8 @@ Rows, per N (each in its own temporary project and file backend):
   (`twilio-landing-zone:catalog`, how the fleet writes groups); the baseline's stays inline.
   On a shared state the catalog's preview updates Pulumi's default provider (its inputs are
   the stack config, now without the tenants) and nothing else.
+`--timeline` (with `--no-change`) runs each entry point's no-change check once more with the
+engine's verbose log and prints where its wall time went (bench/preview_timeline.py).
 `--profile` records the engine's CPU profile (`--profiling`, read with `go tool pprof`) during
 the stock preview of the largest N: where the engine's time goes.
 
@@ -56,6 +58,7 @@ import yaml
 from architecture import build_plan, load_stack_config
 from bench.estate_shape import customer_keys, tenant
 from bench.measure import CpuSampler, CpuUse
+from bench.preview_timeline import parse as parse_timeline
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "twilio-landing-zone"
@@ -211,6 +214,31 @@ def entry_points(workspace: Workspace, state: str, repeat: int) -> list[Measured
     return measured
 
 
+def timelines(workspace: Workspace) -> list[str]:
+    """One more no-change check of each entry point, its CLI logging at -v=7 (a `pulumi` on
+    PATH that adds the flags and runs the checkout's own), read into a timeline."""
+    lines: list[str] = []
+    runs = [("shipped", workspace.project, ROOT)]
+    if workspace.baseline and workspace.baseline_project:
+        runs.append(("baseline", workspace.baseline_project, workspace.baseline))
+    for name, project, checkout in runs:
+        shim = workspace.state / f"timeline-{name}"
+        shim.mkdir(exist_ok=True)
+        wrapper = shim / "pulumi"
+        wrapper.write_text(
+            f'#!/bin/sh\nexec "{checkout / ".bin" / "pulumi"}" "$@" -v=7 --logtostderr\n'
+        )
+        wrapper.chmod(0o755)
+        path = f"{shim}:{workspace.env(checkout)['PATH']}"
+        started = time.time()
+        logged = workspace.run(
+            f"{name}, no change, logged", ["scripts/policy-check", STACK], cwd=project, PATH=path
+        )
+        lines += parse_timeline(logged.output, started).lines(logged.label, logged.cpu.wall)
+        lines.append(f"  load {logged.load:.1f}, exit {logged.returncode}, plan {logged.plan}")
+    return lines
+
+
 def create_group(workspace: Workspace) -> Measured:
     emulator = subprocess.Popen(
         [
@@ -301,6 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--catalog", action="store_true", help="this checkout's tenants in a catalog file"
     )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="with --no-change: where each entry point's wall time goes (engine log)",
+    )
     args = parser.parse_args(argv)
     sizes = [int(part) for part in args.customers.split(",") if part]
 
@@ -346,6 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if n <= args.stock_up_to:
                         measured.append(stock(workspace, "stock, no change"))
                     measured += entry_points(workspace, "no change", args.repeat)
+                    if args.timeline:
+                        notes += timelines(workspace)
             for m in measured:
                 lines.append(row(n, workspace.resources, m))
                 walls.setdefault((n, m.label), []).append(m.cpu.wall)

@@ -48,7 +48,7 @@ from providers.identity import (
     this_states_leftovers,
     wait_for,
 )
-from twilio_access.transport import UnknownOutcomeError
+from twilio_access.outcomes import UnknownOutcomeError
 
 PERMISSION_PATTERN = r"^/twilio/[a-z0-9-]+(/[a-z0-9-]+)+$"
 

@@ -25,7 +25,7 @@ from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 from pydantic import BaseModel, ValidationError
 
-from providers.errors import TWILIO_FAILURES, TwilioResourceError, debugging, twilio_errors
+from providers.errors import TwilioResourceError, debugging, twilio_errors, twilio_failures
 from providers.identity import (
     LOST_ANSWER_OUTPUT,
     lost_answer_settled,
@@ -63,7 +63,9 @@ def declared(props: dict[str, Any]) -> dict[str, Any]:
 
 # What a diff's look for twins may meet that is not a bug: Twilio or the network failing, or
 # a refusal of our own (providers/errors.py).
-_COULD_NOT_LOOK: tuple[type[BaseException], ...] = (*TWILIO_FAILURES, TwilioResourceError)
+def _could_not_look() -> tuple[type[BaseException], ...]:
+    return (*twilio_failures(), TwilioResourceError)
+
 
 # Where each operation finds its props: create(props), read(id, props),
 # update(id, olds, news), delete(id, props).
@@ -230,7 +232,7 @@ class TwilioProvider(ResourceProvider):
             return False
         try:
             return bool(self.sweep(id, olds, dry_run=True))
-        except _COULD_NOT_LOOK:
+        except _could_not_look():
             # Twilio could not be asked, or refused: the update looks again, and reports what
             # fails. Anything else is a bug and fails the diff with its traceback.
             return True

@@ -25,22 +25,24 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import requests
+# `twilio.base.exceptions` is light; `requests` (and the client's HTTP stack) is imported only
+# once a call to Twilio was made or failed: a preview, which calls no Twilio, never loads it.
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
-from twilio_access.transport import UnknownOutcomeError
+from twilio_access.outcomes import UnknownOutcomeError
 
 T = TypeVar("T")
 
 DEBUG_ENV = "TLZ_DEBUG"
 
-# What Twilio or the way to it can do to a call: everything else a provider raises is a bug.
-TWILIO_FAILURES: tuple[type[BaseException], ...] = (
-    TwilioException,
-    requests.ConnectionError,
-    requests.Timeout,
-    UnknownOutcomeError,
-)
+
+def twilio_failures() -> tuple[type[BaseException], ...]:
+    """What Twilio or the way to it can do to a call: everything else a provider raises is a
+    bug. A function, read where an exception is being matched, so that importing the providers
+    does not import `requests`."""
+    import requests
+
+    return (TwilioException, requests.ConnectionError, requests.Timeout, UnknownOutcomeError)
 
 
 def debugging() -> bool:
@@ -148,7 +150,9 @@ def _advice(status: int | None) -> str:
 
 
 def describe_failure(kind: str, name: str, error: BaseException, doing: str) -> TwilioResourceError:
-    """The one message for a failure of `TWILIO_FAILURES`."""
+    """The one message for a failure of `twilio_failures()`."""
+    import requests  # loaded already: the failure came through it, or through no HTTP at all
+
     if isinstance(error, UnknownOutcomeError):
         return TwilioResourceError(
             kind,
@@ -189,7 +193,7 @@ def twilio_errors(kind: str, name: str, doing: str) -> Iterator[None]:
         yield
     except TwilioResourceError:
         raise
-    except TWILIO_FAILURES as error:
+    except twilio_failures() as error:
         readable = describe_failure(kind, name, error, doing)
         if debugging():
             raise readable from error  # the Twilio error and where it happened, kept

@@ -31,9 +31,9 @@ from typing import Any, Protocol, TypeVar
 
 from identity_tags import parse_state_mark, parse_tag
 from providers.created_here import CREATED_HERE
-from providers.errors import TWILIO_FAILURES, TwilioResourceError, is_not_found
+from providers.errors import TwilioResourceError, is_not_found, twilio_failures
 from twilio_access.consistency import SETTLE_SECONDS
-from twilio_access.transport import UnknownOutcomeError
+from twilio_access.outcomes import UnknownOutcomeError
 
 T = TypeVar("T")
 
@@ -334,7 +334,7 @@ def removing(call: Callable[[], object]) -> bool:
     then answers 404: it is gone all the same."""
     try:
         call()
-    except TWILIO_FAILURES as error:
+    except twilio_failures() as error:
         if not is_not_found(error):
             raise
     return True

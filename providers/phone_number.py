@@ -22,11 +22,11 @@ from providers.adoption import NUMBER_SID, AdoptionError, fetch_adopted, not_the
 from providers.base import TwilioProvider, declared
 from providers.consistency import read_settled
 from providers.errors import (
-    TWILIO_FAILURES,
     TwilioResourceError,
     describe_failure,
     is_not_found,
     twilio_code,
+    twilio_failures,
     unless_gone,
 )
 from providers.identity import (
@@ -209,7 +209,7 @@ class PhoneNumberProvider(TwilioProvider):
                 .incoming_phone_numbers(sid)
                 .update(account_sid=inputs.account_sid)
             )
-        except TWILIO_FAILURES as error:
+        except twilio_failures() as error:
             # Refused (a bundle or address required, say): back in its services, unmoved.
             self._on_pools(losing, lambda pools: _attach_to(pools, sid, in_services))
             raise describe_failure(
@@ -240,7 +240,7 @@ class PhoneNumberProvider(TwilioProvider):
             if empty:
                 try:
                     service.delete()
-                except TWILIO_FAILURES as error:
+                except twilio_failures() as error:
                     if not is_not_found(error):
                         raise
 
@@ -361,7 +361,7 @@ def _detach_everywhere(services, number_sid: str) -> list[str]:
         member = services(service.sid).phone_numbers(number_sid)
         try:
             member.fetch()
-        except TWILIO_FAILURES as error:
+        except twilio_failures() as error:
             if is_not_found(error):
                 continue
             raise

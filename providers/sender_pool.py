@@ -26,7 +26,7 @@ from identity_tags import parse_tag
 from providers.base import TwilioProvider, declared
 from providers.created_here import CREATED_HERE
 from providers.errors import TwilioResourceError, twilio_code, unless_gone
-from twilio_access.transport import UnknownOutcomeError
+from twilio_access.outcomes import UnknownOutcomeError
 
 MAX_SENDERS = 400  # Twilio's default pool limit (21714)
 ALREADY_IN_THIS_SERVICE = 21710

@@ -16,12 +16,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from twilio.base.exceptions import TwilioRestException
-from twilio.rest import Client
 
-from twilio_access.client import build_client, make_http_client
 from twilio_access.consistency import settle
 from twilio_access.dev_defaults import (
     DEFAULT_EMULATOR_URL,
@@ -29,11 +27,14 @@ from twilio_access.dev_defaults import (
     DEV_AUTH_TOKEN,
     EMULATOR_URL_ENV,
 )
-from twilio_access.transport import (
-    RetryingHttpClient,
-    RetryPolicy,
-    parent_in_flight_from_environment,
-)
+
+if TYPE_CHECKING:
+    # The client and transport modules load `requests` and the twilio client (about a second
+    # of imports on a loaded machine): they are imported when the first client is built, so
+    # the program and a preview's provider host, which call no Twilio, never load them.
+    from twilio.rest import Client
+
+    from twilio_access.transport import RetryingHttpClient
 
 T = TypeVar("T")
 
@@ -115,12 +116,33 @@ class TwilioSession:
 
     def __init__(self, credentials: ParentCredentials) -> None:
         self.credentials = credentials
-        # One connection pool for every client of this process, with retries around it.
-        parent_bound = parent_in_flight_from_environment()
-        policy = RetryPolicy(
-            account_concurrency={credentials.account_sid: parent_bound} if parent_bound else {}
-        )
-        self._http = RetryingHttpClient(make_http_client(credentials.emulator_url), policy)
+        self._http_client: RetryingHttpClient | None = None
+        self._http_lock = threading.Lock()
+
+    @property
+    def _http(self) -> RetryingHttpClient:
+        """One connection pool for every client of this process, with retries around it;
+        built at the first client (see the imports above)."""
+        with self._http_lock:
+            if self._http_client is None:
+                from twilio_access.client import make_http_client
+                from twilio_access.transport import (
+                    RetryingHttpClient,
+                    RetryPolicy,
+                    parent_in_flight_from_environment,
+                )
+
+                credentials = self.credentials
+                parent_bound = parent_in_flight_from_environment()
+                policy = RetryPolicy(
+                    account_concurrency=(
+                        {credentials.account_sid: parent_bound} if parent_bound else {}
+                    )
+                )
+                self._http_client = RetryingHttpClient(
+                    make_http_client(credentials.emulator_url), policy
+                )
+            return self._http_client
 
     def parent(self) -> Client:
         return self._client(self.credentials.account_sid, self.credentials.auth_token)
@@ -184,4 +206,6 @@ class TwilioSession:
             return cls._token_locks.setdefault(key, threading.Lock())
 
     def _client(self, username: str, password: str, account_sid: str | None = None) -> Client:
+        from twilio_access.client import build_client
+
         return build_client(username, password, account_sid=account_sid, http_client=self._http)

@@ -30,6 +30,9 @@ import requests
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
+# Defined beside nothing heavy (outcomes.py says why); raised here, exported from here too.
+from twilio_access.outcomes import UnknownOutcomeError as UnknownOutcomeError
+
 # The last path segment of an existing object: a SID, with `.json` on the 2010 API.
 _INSTANCE_SEGMENT = re.compile(r"^[A-Z]{2}[0-9a-f]{32}(\.json)?$")
 
@@ -92,15 +95,6 @@ def retry_after_seconds(headers) -> float | None:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
         except (TypeError, ValueError):
             return None
-
-
-class UnknownOutcomeError(Exception):
-    """A create whose answer was lost: the object may or may not exist now."""
-
-    def __init__(self, method: str, url: str, cause: str) -> None:
-        super().__init__(f"{method} {url}: outcome unknown ({cause})")
-        self.method = method
-        self.url = url
 
 
 class AccountGate:

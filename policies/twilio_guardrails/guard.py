@@ -18,7 +18,8 @@ A refused config fails `Configure` with INVALID_ARGUMENT; the CLI stops before t
 runs, printing `configuring policy pack "twilio-guardrails": <the problems>`.
 
 The same installed servicer converts the stack's resources once for all rules rather than once
-per rule (stack_analysis.py), under the same version guard.
+per rule (stack_analysis.py) and answers the engine's per-resource calls at once when no rule
+could apply to them (resource_calls.py), under the same version guard.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from twilio_guardrails.resource_calls import answering_empty
 from twilio_guardrails.stack_analysis import analysing_once
 
 CHECKED_VERSIONS: Final = frozenset({"1.21.0"})
@@ -65,7 +67,7 @@ def hold_config(rules: Mapping[str, Sequence[str]]) -> bool:
     if getattr(stock, "_twilio_guardrails_guarded", False):
         return True
     # The patch itself: mypy sees a class of the SDK being replaced by a plain `type`.
-    sdk._PolicyAnalyzerServicer = _guarded(analysing_once(stock), rules)  # type: ignore[misc, assignment]
+    sdk._PolicyAnalyzerServicer = _guarded(analysing_once(answering_empty(stock)), rules)  # type: ignore[misc, assignment]
     return True
 
 

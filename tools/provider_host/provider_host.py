@@ -19,6 +19,10 @@ Pulumi's own `python -m pulumi.dynamic` (same servicer, same provider code, same
   100-customer group (README "Speed", fourth pass).
 - With `TLZ_PROVIDER_TRACE=<dir>` it records one JSON line per provider call (and, with
   `TLZ_PROVIDER_PROFILE=1`, a CPU profile): what the benchmark reads (call_recorder.py).
+- Check and Diff convert plain properties themselves instead of through the SDK's generic
+  (and, for the answer, asynchronous) conversions: the engine calls Check for every resource
+  in series, so that time was wall time of every preview (plain_calls.py says how it stays
+  the same answer).
 - Previews know what an in-place update keeps: a subaccount's SID stays known when only its
   name changes, so its keys, services and numbers preview as updates instead of replaces
   (provider_previews.py says how and why).
@@ -187,8 +191,10 @@ def main() -> None:
         if trace_dir:
             record_calls(Path(trace_dir), os.environ.get(PROFILE_ENV) == "1")
         # Installed last: its answers are what the recorder wraps, previews included.
-        import provider_previews  # beside this script, as readable_errors below
+        import plain_calls  # beside this script, as readable_errors below
+        import provider_previews
 
+        plain_calls.install()
         provider_previews.install(warn)
     # A Twilio failure reads as its one-line message, a bug keeps its traceback.
     import readable_errors  # beside this script (its folder is sys.path[0])
