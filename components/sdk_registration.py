@@ -1,0 +1,169 @@
+"""The Pulumi SDK's work per registered resource, done with fewer objects and calls; what the
+engine receives stays byte for byte the same (tests/unit/components/test_sdk_registration.py).
+
+Measured with `python -m bench.program_profile --customers 100` (1,602 resources): the
+program's CPU is spread over every registration, the asyncio loop's own bookkeeping included
+(about 114,000 callbacks and 26,000 tasks for one preview). Each change below removes work the
+SDK does for features this program never uses, or repeats for values that need none of it:
+
+- **An output property is one future, not four futures and a task.** Every input of a
+  resource becomes an output on the resource object (`transfer_properties`): the SDK makes a
+  future for its value, known flag, secret flag and dependencies, and a task that awaits the
+  four to assemble them: 20,000 outputs, 80,000 futures and 20,000 tasks for a 100-customer
+  group. Here the resolver sets one future with the assembled data, as the SDK already does
+  for every resource's `urn` and `id` (`resource_output`): the same value, flags,
+  dependencies and failure, one loop step sooner.
+- **A settings read is one context-variable read, not two.** Each read of the SDK's ambient
+  settings (`SETTINGS.monitor`, `.outputs`, `.dry_run`, ... about 95 per resource: every
+  output tracked, every feature asked) looked the context variable up twice, once to test
+  whether it holds a dict (the SDK then returns the property object itself) and once for the
+  value. Here once, with the same results, dicts included.
+- **Plain scalars skip the type dispatch.** Serializing a property runs a dozen type checks
+  (sequence, unknown, resource, asset, archive, awaitable, output, input type, mapping,
+  protobuf value) before returning a `str`, `bool`, `int` or `float` unchanged, and the
+  check for unknowns walks it the same way. A value of exactly one of those types (never a
+  subclass: enums and the like go the SDK's way), or None, is returned at once.
+
+Each replaces a private SDK function, so `install()` first checks that the SDK is the version
+these were measured on (requirements.txt pins it) and otherwise leaves it alone with a
+warning, as components/sdk_overhead.py does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib.metadata import version
+from typing import Any
+
+import pulumi.log
+from pulumi import _utils as sdk_utils
+from pulumi import output as sdk_output
+from pulumi.runtime import rpc as sdk_rpc
+
+# The SDK release whose private functions this module replaces (requirements.txt pins it).
+CHECKED_SDK_VERSION = "3.272.0"
+
+# Exact types a serialized property keeps as they are (bool before int: both exact here).
+_PLAIN_SCALARS = frozenset({str, bool, int, float, type(None)})
+
+_installed = False
+
+
+def _replacements() -> list[tuple[object, str, object]]:
+    """(owner, attribute, replacement) for each SDK function this module replaces."""
+    return [
+        (sdk_rpc, "transfer_properties", one_future_per_output(sdk_rpc.transfer_properties)),
+        (sdk_rpc, "serialize_property", plain_scalars_first(sdk_rpc.serialize_property)),
+        (sdk_rpc, "contains_unknowns", no_walk_for_scalars(sdk_rpc.contains_unknowns)),
+        (sdk_utils.ContextProperty, "__get__", _one_read_get),
+    ]
+
+
+def install() -> bool:
+    """Apply the replacements once per process; False (and a warning) on an unchecked SDK."""
+    global _installed
+    if _installed:
+        return True
+    if version("pulumi") != CHECKED_SDK_VERSION:
+        pulumi.log.warn(
+            f"pulumi SDK {version('pulumi')} is not the checked {CHECKED_SDK_VERSION}: "
+            "components/sdk_registration.py leaves it as it is (re-check it, then update the pin)"
+        )
+        return False
+    for owner, attribute, replacement in _replacements():
+        setattr(owner, attribute, replacement)
+    _installed = True
+    return True
+
+
+@contextmanager
+def installed() -> Iterator[None]:
+    """The replacements applied for the duration of the block, the SDK's restored after (tests
+    compare both in one process)."""
+    replacements = _replacements()
+    saved = [(owner, attribute, owner.__dict__[attribute]) for owner, attribute, _ in replacements]
+    try:
+        for owner, attribute, replacement in replacements:
+            setattr(owner, attribute, replacement)
+        yield
+    finally:
+        for owner, attribute, original in saved:
+            setattr(owner, attribute, original)
+
+
+Resolver = Callable[[Any, bool, bool, Any, Exception | None], None]
+
+
+def one_future_per_output(sdk_transfer_properties):
+    """`transfer_properties(res, props, custom)`: each input becomes an output of `res` backed by
+    one future that its resolver sets with the assembled `_OutputData`."""
+
+    def transfer_properties(res: Any, props: Any, custom: bool) -> dict[str, Resolver]:
+        resolvers: dict[str, Resolver] = {}
+        for name in props:
+            if name == "urn" or (name == "id" and custom):
+                continue  # the SDK resolves these two itself (register_resource)
+            data: asyncio.Future = asyncio.Future()
+            resolvers[name] = _resolver(res, data)
+            res.__dict__[name] = pulumi.Output._from_data(data)
+        return resolvers
+
+    transfer_properties.__wrapped__ = sdk_transfer_properties  # the SDK's, for tests
+    return transfer_properties
+
+
+def _resolver(res: Any, data: asyncio.Future) -> Resolver:
+    def resolve(
+        value: Any, is_known: bool, is_secret: bool, deps: Any, failed: Exception | None
+    ) -> None:
+        if failed is not None:
+            data.set_exception(failed)
+            return
+        # As the SDK: the property's dependencies and the resource itself.
+        resources = set(deps) if deps else set()
+        resources.add(res)
+        data.set_result(
+            sdk_output._OutputData(
+                resources=resources, value=value, is_known=is_known, is_secret=is_secret
+            )
+        )
+
+    return resolve
+
+
+def plain_scalars_first(sdk_serialize_property):
+    """`serialize_property(value, ...)`: an exact `str`/`bool`/`int`/`float` or None is its own
+    serialization whatever the type hint; anything else, or a protobuf value asked for, goes
+    the SDK's way."""
+
+    async def serialize_property(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(value) in _PLAIN_SCALARS and not kwargs.get("return_protobuf_value"):
+            return value
+        return await sdk_serialize_property(value, *args, **kwargs)
+
+    serialize_property.__wrapped__ = sdk_serialize_property
+    return serialize_property
+
+
+def no_walk_for_scalars(sdk_contains_unknowns):
+    """`contains_unknowns(value)`: a plain scalar contains none; containers are walked by the
+    SDK."""
+
+    def contains_unknowns(value: Any) -> bool:
+        if type(value) in _PLAIN_SCALARS:
+            return False
+        return sdk_contains_unknowns(value)
+
+    contains_unknowns.__wrapped__ = sdk_contains_unknowns
+    return contains_unknowns
+
+
+def _one_read_get(self: Any, obj: Any, _owner: Any) -> Any:
+    """ContextProperty.__get__ with one read: the property object itself on the class or when
+    the variable holds a dict (the SDK's behaviour), otherwise the value."""
+    if obj is None:
+        return self
+    value = self._data.get(self._ContextProperty__default)
+    return self if isinstance(value, dict) else value
