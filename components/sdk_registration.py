@@ -24,6 +24,14 @@ SDK does for features this program never uses, or repeats for values that need n
   check for unknowns walks it the same way. A value of exactly one of those types (never a
   subclass: enums and the like go the SDK's way), or None, is returned at once.
 
+- **The engine's answer read once, straight from protobuf.** Resolving a resource's outputs
+  (a fifth of the program's CPU under py-spy) read the answer's Struct through protobuf's
+  Python helpers, then copied every value again to translate names this program never
+  translates. For a resource that translates none (no type metadata, the base class's
+  `translate_output_property`), the Struct is read field by field into the same values,
+  and only properties with a declared output type go through the SDK's translation;
+  signatures (secrets, assets, resource references, output values) are read by the SDK.
+
 Each replaces a private SDK function, so `install()` first checks that the SDK is the version
 these were measured on (requirements.txt pins it) and otherwise leaves it alone with a
 warning, as components/sdk_overhead.py does.
@@ -38,9 +46,12 @@ from importlib.metadata import version
 from typing import Any
 
 import pulumi.log
+from google.protobuf import struct_pb2
+from pulumi import _types as sdk_types
 from pulumi import _utils as sdk_utils
 from pulumi import output as sdk_output
 from pulumi.runtime import rpc as sdk_rpc
+from pulumi.runtime import settings as sdk_settings
 
 # The SDK release whose private functions this module replaces (requirements.txt pins it).
 CHECKED_SDK_VERSION = "3.272.0"
@@ -58,6 +69,7 @@ def _replacements() -> list[tuple[object, str, object]]:
         (sdk_rpc, "serialize_property", plain_scalars_first(sdk_rpc.serialize_property)),
         (sdk_rpc, "contains_unknowns", no_walk_for_scalars(sdk_rpc.contains_unknowns)),
         (sdk_utils.ContextProperty, "__get__", _one_read_get),
+        (sdk_rpc, "resolve_outputs", plain_outputs_resolved_directly(sdk_rpc.resolve_outputs)),
     ]
 
 
@@ -167,3 +179,114 @@ def _one_read_get(self: Any, obj: Any, _owner: Any) -> Any:
         return self
     value = self._data.get(self._ContextProperty__default)
     return self if isinstance(value, dict) else value
+
+
+def plain_outputs_resolved_directly(sdk_resolve_outputs):
+    """`resolve_outputs(res, serialized_props, outputs, deps, resolvers, custom, ...)` for a
+    resource that translates no names (no type metadata, the base class's identity
+    `translate_output_property`): the engine's answer read straight from its protobuf Struct,
+    and a property without a declared output type kept as read, since the SDK's translation of
+    such a value is a copy of it. Anything else (assets, archives, resource references,
+    output values, typed properties) is handed to the SDK's own functions."""
+
+    def resolve_outputs(
+        res: Any,
+        serialized_props: struct_pb2.Struct,
+        outputs: struct_pb2.Struct,
+        deps: Any,
+        resolvers: dict[str, Resolver],
+        custom: bool,
+        transform_using_type_metadata: bool = False,
+        keep_unknowns: bool = False,
+        resolve_missing_as_unknown: bool = False,
+    ) -> None:
+        translates_names = type(res).translate_output_property is not _IDENTITY_TRANSLATION
+        if transform_using_type_metadata or translates_names or _SIG_KEY in outputs.fields:
+            return sdk_resolve_outputs(
+                res,
+                serialized_props,
+                outputs,
+                deps,
+                resolvers,
+                custom,
+                transform_using_type_metadata,
+                keep_unknowns,
+                resolve_missing_as_unknown,
+            )
+        dry_run = sdk_settings.is_dry_run()
+        keep = bool(keep_unknowns) or dry_run
+        types = sdk_types.resource_types(type(res))
+        translate = res.translate_output_property
+        all_properties: dict[str, Any] = {}
+        for key, value in _struct_to_python(outputs, keep).items():
+            typ = types.get(key)
+            if typ is not None:
+                path = sdk_rpc._Path(key, resource=f"{res._name}")
+                value = sdk_rpc.translate_output_properties(value, translate, typ, False, path)
+            all_properties[key] = value
+        if not dry_run or sdk_settings.is_legacy_apply_enabled():
+            for key, value in list(serialized_props.items()):
+                if key not in all_properties:
+                    # An input the engine gave no final value for: the SDK's way, as given.
+                    all_properties[key] = sdk_rpc.translate_output_properties(
+                        sdk_rpc.deserialize_property(value),
+                        translate,
+                        types.get(key),
+                        False,
+                        path=sdk_rpc._Path(key, resource=f"{res._name}"),
+                        return_none_on_dict_type_mismatch=True,
+                    )
+        sdk_rpc.resolve_properties(
+            resolvers, all_properties, dict(deps), custom, resolve_missing_as_unknown
+        )
+
+    resolve_outputs.__wrapped__ = sdk_resolve_outputs
+    return resolve_outputs
+
+
+_IDENTITY_TRANSLATION = pulumi.Resource.translate_output_property
+_SIG_KEY = sdk_rpc._special_sig_key
+
+
+def _struct_to_python(struct: struct_pb2.Struct, keep_unknowns: bool) -> dict[str, Any]:
+    """`rpc.deserialize_properties(struct)` of a Struct without a signature key: properties
+    that read as None left out, the unknown sentinel read as `Unknown()` (when `keep_unknowns`,
+    else None), secrets inside a map or list pushed up to it."""
+    fields = struct.fields
+    result: dict[str, Any] = {}
+    for key in fields:
+        value = _value_to_python(fields[key], keep_unknowns)
+        if value is not None:
+            result[key] = value
+    return result
+
+
+def _value_to_python(value: struct_pb2.Value, keep_unknowns: bool) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        text = value.string_value
+        if text == sdk_rpc.UNKNOWN:
+            return sdk_output.Unknown() if keep_unknowns else None
+        return text
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "number_value":
+        return value.number_value
+    if kind == "null_value":
+        return None
+    if kind == "struct_value" and _SIG_KEY not in value.struct_value.fields:
+        mapping = _struct_to_python(value.struct_value, keep_unknowns)
+        if any(sdk_rpc.is_rpc_secret(item) for item in mapping.values()):
+            return sdk_rpc.wrap_rpc_secret(
+                {key: sdk_rpc.unwrap_rpc_secret(item) for key, item in mapping.items()}
+            )
+        return mapping
+    if kind == "list_value":
+        items = [_value_to_python(item, keep_unknowns) for item in value.list_value.values]
+        if any(sdk_rpc.is_rpc_secret(item) for item in items):
+            return sdk_rpc.wrap_rpc_secret([sdk_rpc.unwrap_rpc_secret(item) for item in items])
+        return items
+    if kind is None:
+        raise ValueError("Value not set")  # what the SDK's Struct reading raises
+    # A map with a signature: a secret, asset, archive, resource reference or output value.
+    return sdk_rpc.deserialize_property(value.struct_value, keep_unknowns)

@@ -129,9 +129,11 @@ def _extra_resources(zone: Any) -> list[pulumi.Resource]:
 
 
 def _comparable(value: Any) -> Any:
-    """`value` with the SDK's Unknown objects (one per run, compared by identity) named."""
+    """`value` with the SDK's Unknown objects and assets (compared by identity) spelled out."""
     if isinstance(value, pulumi.output.Unknown):
         return "<unknown>"
+    if isinstance(value, pulumi.Asset | pulumi.Archive):
+        return (type(value).__name__, _comparable(vars(value)))
     if isinstance(value, dict):
         return {key: _comparable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -260,3 +262,45 @@ def test_a_settings_read_returns_what_the_sdks_returns() -> None:
     holder.plain = "changed"
     with sdk_registration.installed():
         assert holder.plain == "changed" and holder.mapping is Holder.__dict__["mapping"]
+
+
+def _struct(values: dict[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(values)
+    return struct
+
+
+SECRET = {SECRET_SIG: rpc._special_secret_sig}
+ENGINE_ANSWERS = [
+    {"sid": "MG1", "count": 3, "ratio": 0.5, "on": True, "off": False, "gone": None},
+    {"sid": rpc.UNKNOWN, "list": ["a", rpc.UNKNOWN, None, 2], "map": {"u": rpc.UNKNOWN}},
+    {"secret": {**SECRET, "value": "s3cr3t"}, "unknown_secret": {**SECRET, "value": rpc.UNKNOWN}},
+    {"in_list": ["PN0", {**SECRET, "value": "PN1"}], "in_map": {"a": {**SECRET, "value": "x"}}},
+    {"nested": {"a": [1, {"b": [True, None, {"c": "d"}]}], "empty": {}, "none": []}},
+    {"asset": {SECRET_SIG: rpc._special_asset_sig, "text": "hello"}},
+    {"__provider": "pickled", "__internal": "kept"},
+]
+
+
+@pytest.mark.parametrize("answer", ENGINE_ANSWERS)
+@pytest.mark.parametrize("keep_unknowns", [True, False])
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_an_engine_answer_reads_as_the_sdk_reads_it(
+    answer: dict, keep_unknowns: bool, dry_run: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(SETTINGS, "dry_run", dry_run)
+    struct = _struct(answer)
+    keep = keep_unknowns or dry_run
+    fast = sdk_registration._struct_to_python(struct, keep)
+    sdk = rpc.deserialize_properties(struct, keep_unknowns)
+    assert repr(_comparable(fast)) == repr(_comparable(sdk))
+    assert [type(v) for v in fast.values()] == [type(v) for v in sdk.values()]
+
+
+def test_an_unset_value_is_refused_as_the_sdk_refuses_it() -> None:
+    struct = struct_pb2.Struct()
+    struct.fields["unset"].CopyFrom(struct_pb2.Value())
+    with pytest.raises(ValueError, match="Value not set"):
+        rpc.deserialize_properties(struct)
+    with pytest.raises(ValueError, match="Value not set"):
+        sdk_registration._struct_to_python(struct, False)
