@@ -12,7 +12,9 @@ SDK does for features this program never uses, or repeats for values that need n
   four to assemble them: 20,000 outputs, 80,000 futures and 20,000 tasks for a 100-customer
   group. Here the resolver sets one future with the assembled data, as the SDK already does
   for every resource's `urn` and `id` (`resource_output`): the same value, flags,
-  dependencies and failure, one loop step sooner.
+  dependencies and failure, one loop step sooner. The output is tracked for the program's
+  end as the SDK tracks every output, and the resolver itself stops tracking it once
+  resolved (the SDK schedules a done callback per output for that: 20,000 more loop steps).
 - **A settings read is one context-variable read, not two.** Each read of the SDK's ambient
   settings (`SETTINGS.monitor`, `.outputs`, `.dry_run`, ... about 95 per resource: every
   output tracked, every feature asked) looked the context variable up twice, once to test
@@ -52,6 +54,7 @@ from pulumi import _utils as sdk_utils
 from pulumi import output as sdk_output
 from pulumi.runtime import rpc as sdk_rpc
 from pulumi.runtime import settings as sdk_settings
+from pulumi.runtime.settings import SETTINGS
 
 # The SDK release whose private functions this module replaces (requirements.txt pins it).
 CHECKED_SDK_VERSION = "3.272.0"
@@ -114,12 +117,20 @@ def one_future_per_output(sdk_transfer_properties):
 
     def transfer_properties(res: Any, props: Any, custom: bool) -> dict[str, Resolver]:
         resolvers: dict[str, Resolver] = {}
+        pending: list[asyncio.Future] = []
         for name in props:
             if name == "urn" or (name == "id" and custom):
                 continue  # the SDK resolves these two itself (register_resource)
             data: asyncio.Future = asyncio.Future()
             resolvers[name] = _resolver(res, data)
-            res.__dict__[name] = pulumi.Output._from_data(data)
+            output = object.__new__(pulumi.Output)  # as Output._from_data, tracked below
+            output._data = data
+            res.__dict__[name] = output
+            pending.append(data)
+        # Tracked as the SDK tracks every output until it resolves (the program's end waits
+        # for them); the resolver stops tracking it itself, not through a loop callback.
+        with SETTINGS.lock:
+            SETTINGS.outputs.update(pending)
         return resolvers
 
     transfer_properties.__wrapped__ = sdk_transfer_properties  # the SDK's, for tests
@@ -141,6 +152,10 @@ def _resolver(res: Any, data: asyncio.Future) -> Resolver:
                 resources=resources, value=value, is_known=is_known, is_secret=is_secret
             )
         )
+        # Resolved: no longer tracked (the SDK's done callback does this a loop step later);
+        # a failed one stays tracked, for the program's end to report, as in the SDK.
+        with SETTINGS.lock:
+            SETTINGS.outputs.discard(data)
 
     return resolve
 

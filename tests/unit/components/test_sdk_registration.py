@@ -181,6 +181,8 @@ def _registered_once(preview: bool) -> tuple[list[tuple[str, bytes]], list[tuple
         _sync_await(asyncio.gather(*reads))
 
     _sync_await(sdk_mocks.run_pulumi_func(program))
+    # Every output resolved, none still tracked for the program's end to wait for.
+    seen.append(("still tracked", repr(list(SETTINGS.outputs)), True, False, []))
     return sorted(monitor.requests), sorted(seen)
 
 
@@ -217,11 +219,18 @@ def test_a_failed_registration_fails_each_output_with_its_error() -> None:
     async def scenario() -> tuple[Exception, Exception]:
         resource = Thing.__new__(Thing)
         transfer = sdk_registration.one_future_per_output(rpc.transfer_properties)
-        resolvers = transfer(resource, {"a": 1, "id": None, "urn": None}, True)
-        assert set(resolvers) == {"a"}
+        resolvers = transfer(resource, {"a": 1, "b": 2, "id": None, "urn": None}, True)
+        assert set(resolvers) == {"a", "b"}
+        resolvers.pop("b")(2, True, False, None, None)
+        assert resource.b._data not in SETTINGS.outputs  # resolved: no longer tracked
+        assert (await resource.b._data).value == 2
+        assert resource.a._data in SETTINGS.outputs  # tracked until it resolves
         rpc.resolve_outputs_due_to_exception(resolvers, RuntimeError("create failed"))
         with pytest.raises(RuntimeError) as failed:
             await resource.a._data
+        # A failed output stays tracked, for the program's end to report (the SDK's rule).
+        assert resource.a._data in SETTINGS.outputs
+        SETTINGS.outputs.discard(resource.a._data)
         return failed.value, RuntimeError("create failed")
 
     error, expected = asyncio.run(scenario())
