@@ -34,6 +34,13 @@ SDK does for features this program never uses, or repeats for values that need n
   and only properties with a declared output type go through the SDK's translation;
   signatures (secrets, assets, resource references, output values) are read by the SDK.
 
+- **Outputs already resolved are not tracked; a dynamic provider's secret is one output.**
+  The SDK tracks every output until it resolves, with a callback per output, even one
+  created resolved (a URN of plain strings, a constant): those are no longer tracked, the
+  others share one callback. Every dynamic resource wraps its pickled provider (a string)
+  in `Output.secret`: two outputs and a task, where one resolved secret output holds the
+  same value, flags and (no) dependencies.
+
 Each replaces a private SDK function, so `install()` first checks that the SDK is the version
 these were measured on (requirements.txt pins it) and otherwise leaves it alone with a
 warning, as components/sdk_overhead.py does.
@@ -73,6 +80,8 @@ def _replacements() -> list[tuple[object, str, object]]:
         (sdk_rpc, "contains_unknowns", no_walk_for_scalars(sdk_rpc.contains_unknowns)),
         (sdk_utils.ContextProperty, "__get__", _one_read_get),
         (sdk_rpc, "resolve_outputs", plain_outputs_resolved_directly(sdk_rpc.resolve_outputs)),
+        (pulumi.Output, "_track", _track_until_resolved),
+        (pulumi.Output, "secret", staticmethod(secret_of_scalars_resolved(pulumi.Output.secret))),
     ]
 
 
@@ -305,3 +314,40 @@ def _value_to_python(value: struct_pb2.Value, keep_unknowns: bool) -> Any:
         raise ValueError("Value not set")  # what the SDK's Struct reading raises
     # A map with a signature: a secret, asset, archive, resource reference or output value.
     return sdk_rpc.deserialize_property(value.struct_value, keep_unknowns)
+
+
+def _track_until_resolved(self: pulumi.Output) -> None:
+    """Output._track: the output's data tracked for the program's end until it resolves, by
+    one shared callback; data already resolved without error is not tracked at all (the SDK
+    adds it, and its callback removes it again one loop step later)."""
+    data = self._data
+    if data.done() and not data.cancelled() and data.exception() is None:
+        return
+    with SETTINGS.lock:
+        SETTINGS.outputs.add(data)
+    data.add_done_callback(_untrack_resolved)
+
+
+def _untrack_resolved(data: asyncio.Future) -> None:
+    if data.cancelled() or data.exception() is not None:
+        return  # as the SDK: kept, for the program's end to report
+    with SETTINGS.lock:
+        SETTINGS.outputs.discard(data)
+
+
+def secret_of_scalars_resolved(sdk_secret):
+    """`Output.secret(value)`: of a plain scalar (a dynamic resource's pickled provider is one,
+    on every resource), one resolved output with what the SDK's two outputs and task resolve
+    to: the value, known, secret, depending on no resource. Anything else the SDK's way."""
+
+    def secret(value: Any) -> pulumi.Output:
+        if type(value) not in _PLAIN_SCALARS:
+            return sdk_secret(value)
+        data: asyncio.Future = asyncio.Future()
+        data.set_result(
+            sdk_output._OutputData(resources=set(), value=value, is_known=True, is_secret=True)
+        )
+        return pulumi.Output._from_data(data)
+
+    secret.__wrapped__ = sdk_secret
+    return secret

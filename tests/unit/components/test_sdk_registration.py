@@ -313,3 +313,46 @@ def test_an_unset_value_is_refused_as_the_sdk_refuses_it() -> None:
         rpc.deserialize_properties(struct)
     with pytest.raises(ValueError, match="Value not set"):
         sdk_registration._struct_to_python(struct, False)
+
+
+@pytest.mark.parametrize("value", ["pickled-provider", "", 3, 2.5, True, None])
+def test_a_secret_of_a_scalar_resolves_as_the_sdks_does(value: object) -> None:
+    secret = sdk_registration.secret_of_scalars_resolved(pulumi.Output.secret)
+
+    async def both() -> tuple:
+        fast, sdk = await secret(value)._data, await pulumi.Output.secret(value)._data
+        return (fast.value, fast.is_known, fast.is_secret, fast.resources), (
+            sdk.value,
+            sdk.is_known,
+            sdk.is_secret,
+            sdk.resources,
+        )
+
+    fast, sdk = asyncio.run(both())
+    assert fast == sdk and fast[2] is True
+
+
+def test_only_pending_outputs_are_tracked_until_they_resolve() -> None:
+    async def scenario() -> None:
+        saved = set(SETTINGS.outputs)
+        SETTINGS.outputs.clear()
+        try:
+            loop = asyncio.get_running_loop()
+            resolved, pending = loop.create_future(), loop.create_future()
+            resolved.set_result(sdk_registration.sdk_output._OutputData(set(), 1, True, False))
+            failing = loop.create_future()
+            for data in (resolved, pending, failing):
+                output = object.__new__(pulumi.Output)  # not yet tracked by the SDK's _track
+                output._data = data
+                sdk_registration._track_until_resolved(output)
+            assert SETTINGS.outputs == {pending, failing}
+            pending.set_result(sdk_registration.sdk_output._OutputData(set(), 2, True, False))
+            failing.set_exception(RuntimeError("failed"))
+            await asyncio.sleep(0)  # the done callbacks run
+            assert SETTINGS.outputs == {failing}  # a failure stays, for the program's end
+            failing.exception()  # retrieved: no warning at exit
+        finally:
+            SETTINGS.outputs.clear()
+            SETTINGS.outputs.update(saved)
+
+    asyncio.run(scenario())
