@@ -15,6 +15,7 @@ SDK does for features this program never uses, or repeats for values that need n
   dependencies and failure, one loop step sooner. The output is tracked for the program's
   end as the SDK tracks every output, and the resolver itself stops tracking it once
   resolved (the SDK schedules a done callback per output for that: 20,000 more loop steps).
+  A resource's `urn` and `id` outputs are tracked the same way.
 - **A settings read is one context-variable read, not two.** Each read of the SDK's ambient
   settings (`SETTINGS.monitor`, `.outputs`, `.dry_run`, ... about 95 per resource: every
   output tracked, every feature asked) looked the context variable up twice, once to test
@@ -59,6 +60,7 @@ from google.protobuf import struct_pb2
 from pulumi import _types as sdk_types
 from pulumi import _utils as sdk_utils
 from pulumi import output as sdk_output
+from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc as sdk_rpc
 from pulumi.runtime import settings as sdk_settings
 from pulumi.runtime.settings import SETTINGS
@@ -81,6 +83,7 @@ def _replacements() -> list[tuple[object, str, object]]:
         (sdk_utils.ContextProperty, "__get__", _one_read_get),
         (sdk_rpc, "resolve_outputs", plain_outputs_resolved_directly(sdk_rpc.resolve_outputs)),
         (pulumi.Output, "_track", _track_until_resolved),
+        (sdk_resource, "resource_output", untracked_when_resolved(sdk_resource.resource_output)),
         (pulumi.Output, "secret", staticmethod(secret_of_scalars_resolved(pulumi.Output.secret))),
     ]
 
@@ -127,26 +130,28 @@ def one_future_per_output(sdk_transfer_properties):
     def transfer_properties(res: Any, props: Any, custom: bool) -> dict[str, Resolver]:
         resolvers: dict[str, Resolver] = {}
         pending: list[asyncio.Future] = []
+        # The set these outputs are tracked in, read once per resource, not once per output.
+        lock, tracked = SETTINGS.lock, SETTINGS.outputs
         for name in props:
             if name == "urn" or (name == "id" and custom):
                 continue  # the SDK resolves these two itself (register_resource)
             data: asyncio.Future = asyncio.Future()
-            resolvers[name] = _resolver(res, data)
+            resolvers[name] = _resolver(res, data, lock, tracked)
             output = object.__new__(pulumi.Output)  # as Output._from_data, tracked below
             output._data = data
             res.__dict__[name] = output
             pending.append(data)
         # Tracked as the SDK tracks every output until it resolves (the program's end waits
         # for them); the resolver stops tracking it itself, not through a loop callback.
-        with SETTINGS.lock:
-            SETTINGS.outputs.update(pending)
+        with lock:
+            tracked.update(pending)
         return resolvers
 
     transfer_properties.__wrapped__ = sdk_transfer_properties  # the SDK's, for tests
     return transfer_properties
 
 
-def _resolver(res: Any, data: asyncio.Future) -> Resolver:
+def _resolver(res: Any, data: asyncio.Future, lock: Any, tracked: set) -> Resolver:
     def resolve(
         value: Any, is_known: bool, is_secret: bool, deps: Any, failed: Exception | None
     ) -> None:
@@ -163,10 +168,40 @@ def _resolver(res: Any, data: asyncio.Future) -> Resolver:
         )
         # Resolved: no longer tracked (the SDK's done callback does this a loop step later);
         # a failed one stays tracked, for the program's end to report, as in the SDK.
-        with SETTINGS.lock:
-            SETTINGS.outputs.discard(data)
+        with lock:
+            tracked.discard(data)
 
     return resolve
+
+
+def untracked_when_resolved(sdk_resource_output):
+    """`resource_output(res)`, a resource's `urn` or `id`: the SDK's one future, tracked until
+    its resolver runs, which stops tracking it itself (a failed one stays tracked)."""
+
+    def resource_output(res: Any) -> tuple[Callable[..., None], pulumi.Output]:
+        data: asyncio.Future = asyncio.Future()
+        lock, tracked = SETTINGS.lock, SETTINGS.outputs
+
+        def resolve(value: Any, known: bool, secret: bool, exn: Exception | None) -> None:
+            if exn is not None:
+                data.set_exception(exn)
+                return
+            data.set_result(
+                sdk_output._OutputData(
+                    resources={res}, value=value, is_known=known, is_secret=secret
+                )
+            )
+            with lock:
+                tracked.discard(data)
+
+        output = object.__new__(pulumi.Output)  # as Output._from_data, tracked here
+        output._data = data
+        with lock:
+            tracked.add(data)
+        return resolve, output
+
+    resource_output.__wrapped__ = sdk_resource_output
+    return resource_output
 
 
 def plain_scalars_first(sdk_serialize_property):

@@ -356,3 +356,35 @@ def test_only_pending_outputs_are_tracked_until_they_resolve() -> None:
             SETTINGS.outputs.update(saved)
 
     asyncio.run(scenario())
+
+
+def test_a_urn_or_id_output_resolves_as_the_sdks_and_is_untracked_once_resolved() -> None:
+    from pulumi.runtime import resource as sdk_resource
+
+    fast_output = sdk_registration.untracked_when_resolved(sdk_resource.resource_output)
+    owner = object()
+
+    async def scenario() -> tuple:
+        saved = set(SETTINGS.outputs)
+        SETTINGS.outputs.clear()
+        try:
+            (resolve_fast, fast), (resolve_sdk, sdk) = (
+                fast_output(owner),
+                (sdk_resource.resource_output(owner)),
+            )
+            assert fast._data in SETTINGS.outputs
+            resolve_fast("urn:a", True, False, None)
+            resolve_sdk("urn:a", True, False, None)
+            assert fast._data not in SETTINGS.outputs
+            (fast_data, sdk_data) = (await fast._data, await sdk._data)
+            resolve_failed, failed = fast_output(owner)
+            resolve_failed(None, False, False, RuntimeError("failed"))
+            assert failed._data in SETTINGS.outputs  # kept, for the program's end to report
+            assert isinstance(failed._data.exception(), RuntimeError)
+            return fast_data, sdk_data
+        finally:
+            SETTINGS.outputs.clear()
+            SETTINGS.outputs.update(saved)
+
+    fast_data, sdk_data = asyncio.run(scenario())
+    assert fast_data == sdk_data and fast_data.resources == {owner}
