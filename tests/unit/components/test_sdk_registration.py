@@ -24,7 +24,7 @@ from pulumi.runtime import mocks as sdk_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import SETTINGS
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from architecture import build_plan, load_stack_config
 from components import sdk_registration
@@ -147,6 +147,7 @@ def _registered_once(preview: bool) -> tuple[list[tuple[str, bytes]], list[tuple
     from components.landing_zone import LandingZone, LandingZoneArgs
 
     monitor = RecordingMonitor(preview)
+    _ensure_event_loop()  # an earlier test's asyncio.run may have left none
     settings.ROOT.set(None)  # a new root stack resource per run
     pulumi.runtime.set_mocks(
         monitor.mocks, project=PROJECT, stack="prod", preview=preview, monitor=monitor
