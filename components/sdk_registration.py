@@ -26,7 +26,6 @@ SDK does for features this program never uses, or repeats for values that need n
   protobuf value) before returning a `str`, `bool`, `int` or `float` unchanged, and the
   check for unknowns walks it the same way. A value of exactly one of those types (never a
   subclass: enums and the like go the SDK's way), or None, is returned at once.
-
 - **The engine's answer read once, straight from protobuf.** Resolving a resource's outputs
   (a fifth of the program's CPU under py-spy) read the answer's Struct through protobuf's
   Python helpers, then copied every value again to translate names this program never
@@ -34,7 +33,6 @@ SDK does for features this program never uses, or repeats for values that need n
   `translate_output_property`), the Struct is read field by field into the same values,
   and only properties with a declared output type go through the SDK's translation;
   signatures (secrets, assets, resource references, output values) are read by the SDK.
-
 - **Outputs already resolved are not tracked; a dynamic provider's secret is one output.**
   The SDK tracks every output until it resolves, with a callback per output, even one
   created resolved (a URN of plain strings, a constant): those are no longer tracked, the
@@ -68,7 +66,7 @@ from pulumi.runtime.settings import SETTINGS
 # The SDK release whose private functions this module replaces (requirements.txt pins it).
 CHECKED_SDK_VERSION = "3.272.0"
 
-# Exact types a serialized property keeps as they are (bool before int: both exact here).
+# Exact types (compared with `type(value) in`, so no subclass) that serialize to themselves.
 _PLAIN_SCALARS = frozenset({str, bool, int, float, type(None)})
 
 _installed = False
