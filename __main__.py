@@ -3,7 +3,7 @@
 import pulumi
 
 from architecture import build_plan
-from components import sdk_overhead
+from components import sdk_overhead, sdk_registration
 from components.landing_zone import LandingZone, LandingZoneArgs
 from components.stack_settings import (
     announce_credentials,
@@ -13,6 +13,7 @@ from components.stack_settings import (
 from components.state_identity import current_state_mark
 
 sdk_overhead.install()
+sdk_registration.install()
 refuse_real_credentials_behind_the_local_passphrase()
 announce_credentials()
 plan = build_plan(load_settings())

@@ -32,7 +32,7 @@ from pathlib import Path
 import grpc
 from child_processes import ChildStarter, kill_group  # beside this script (sys.path[0])
 from google.protobuf import empty_pb2
-from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
+from protocol import language_pb2, language_pb2_grpc, plugin_pb2  # beside this script
 
 # The program reports its own error and exits with this code to ask the engine not to
 # print another one (Pulumi's convention): defined once, beside the program that uses it.
