@@ -49,6 +49,7 @@ from collector.storage.migrations import (
 )
 from collector.storage.schema import messages, status_events
 from collector.storage.writer import WRITER_SWITCH_INTERVAL_S
+from collector.workers import default_workers, run_workers
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4020
@@ -108,10 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="worker processes, each with a writer of its own. On SQLite they take turns at "
-        "the write lock with smaller batches: on a 2-core host 2 workers answer no more than 1 "
-        "(bench/collector_load.py); more pays with PostgreSQL or more cores",
+        default=default_workers(),
+        help="worker processes behind one socket, each with its own event loop and writer "
+        f"(default: one per core, {default_workers()} here). 1: a single process. /metrics "
+        "covers them all; /healthz and the refusal budget are per worker (collector/README.md)",
     )
     serve.add_argument(
         "--allow-list",
@@ -235,7 +236,6 @@ def tune_for_serving() -> None:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from collector.app import PUBLIC_URL_ENV, STATUS_PATH_ENV, USAGE_ENV
     from collector.signatures import TwilioTokenSource
     from collector.usage import TwilioUsageSource
 
@@ -246,6 +246,9 @@ def serve(args: argparse.Namespace) -> int:
     )
     if budget.problem() is not None:
         print(f"collector: {budget.problem()}", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("collector: --workers must be at least 1", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     token_source = TwilioTokenSource.from_environment()
@@ -284,7 +287,14 @@ def serve(args: argparse.Namespace) -> int:
         print("collector: --accounts-refresh must be at least 1 second", file=sys.stderr)
         return 2
     if args.workers > 1:
-        from collector.app import ACCOUNTS_REFRESH_ENV, ALLOW_LIST_ENV, TOP_TENANTS_ENV
+        from collector.worker_app import (
+            ACCOUNTS_REFRESH_ENV,
+            ALLOW_LIST_ENV,
+            PUBLIC_URL_ENV,
+            STATUS_PATH_ENV,
+            TOP_TENANTS_ENV,
+            USAGE_ENV,
+        )
 
         # Worker processes are started by uvicorn and build their app from the environment.
         os.environ[ALLOW_LIST_ENV] = str(args.allow_list or "")
@@ -296,10 +306,7 @@ def serve(args: argparse.Namespace) -> int:
         os.environ[STATUS_PATH_ENV] = args.path
         os.environ[PUBLIC_URL_ENV] = args.public_url or ""
         os.environ[USAGE_ENV] = "0" if args.no_usage else "1"
-        uvicorn.run(
-            "collector.app:app_from_environment", factory=True, workers=args.workers, **options
-        )
-        return 0
+        return run_workers("collector.worker_app:app_from_environment", args.workers, options)
     config = CollectorConfig(
         database_url=database_url,
         token_source=token_source,
