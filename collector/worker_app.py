@@ -29,6 +29,10 @@ def app_from_environment() -> CollectorApp:
     """The app as `serve` configures it, from COLLECTOR_* variables (uvicorn's worker
     processes import this factory by name)."""
     exit_with_parent()  # a worker of `serve --workers N` never outlives its supervisor
+    # A fresh interpreter (uvicorn spawns its workers): the serving process's settings again.
+    from collector.__main__ import tune_for_serving
+
+    tune_for_serving()
     token_source = TwilioTokenSource.from_environment()
     return build_app(
         CollectorConfig(
