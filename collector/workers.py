@@ -41,6 +41,9 @@ MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Set in a worker's environment by the parent: the parent's pid, watched by the worker.
 PARENT_PID_ENV = "COLLECTOR_PARENT_PID"
 BIND_RETRY_S = 5.0
+# uvicorn's supervisor pings each worker every 0.5 s and kills one that has not answered in this
+# long (its default, 5 s, is within reach of a worker starved of CPU on a loaded machine).
+WORKER_HEALTHCHECK_S = 30
 _PARENT_POLL_S = 0.25
 _PR_SET_PDEATHSIG = 1
 
@@ -83,7 +86,12 @@ def run_workers(factory: str, workers: int, options: dict[str, Any]) -> int:
     os.environ[MULTIPROC_DIR_ENV] = metrics_dir
     os.environ[PARENT_PID_ENV] = str(os.getpid())
     try:
-        config = Config(factory, factory=True, workers=workers, **options)
+        config = Config(
+            factory,
+            factory=True,
+            workers=workers,
+            **{"timeout_worker_healthcheck": WORKER_HEALTHCHECK_S, **options},
+        )
         try:
             sock = bind_listening_socket(config.host, config.port)
         except OSError as error:
