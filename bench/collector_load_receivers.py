@@ -121,7 +121,12 @@ def _tune_worker() -> None:
     tune_for_serving()
 
 
+def floor_app_from_environment():
+    return _floor_app()
+
+
 _FACTORIES = {
+    "http-floor": "floor_app_from_environment",
     "group-commit": "group_commit_app_from_environment",
     "naive-inline": "naive_inline_app_from_environment",
     "naive-threads": "naive_threads_app_from_environment",
@@ -161,7 +166,8 @@ def serve(receiver: str, database_url: str, port: int, workers: int = 1) -> None
         if receiver == "group-commit":
             run_workers(factory, workers, options)
         else:
-            migrate_once(database_url)  # not by N workers at once
+            if receiver != "http-floor":
+                migrate_once(database_url)  # not by N workers at once
             uvicorn.run(factory, factory=True, workers=workers, **options)
         return
     if receiver == "http-floor":
