@@ -180,7 +180,22 @@ class Receiver:
     def warm_up(self) -> None:
         """Token cache, first connections, SQLite pages: not measured."""
         _wait_listening(self.port, self.process)
+        if self.workers > 1:
+            self._wait_for_every_worker()
         asyncio.run(drive(self.port, signed_requests(self.port, 400, self.tag), 8, 10.0))
+
+    def _wait_for_every_worker(self, timeout: float = 120.0) -> None:
+        """Until each worker process has answered: the socket accepts as soon as the parent
+        has bound it, and connections opened while a worker is still starting all go to the
+        others (and, kept alive, stay there for the whole run)."""
+        pids: set[int] = set()
+        deadline = time.monotonic() + timeout
+        while len(pids) < self.workers:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: {len(pids)} of {self.workers} workers answered")
+            url = f"http://127.0.0.1:{self.port}/healthz"
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                pids.add(json.loads(answer.read())["pid"])
 
     def measure(self, concurrency: int, events: int, seconds: float) -> LevelResult:
         self.runs += 1

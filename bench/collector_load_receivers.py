@@ -54,7 +54,16 @@ def _naive_app(database_url: str, threaded: bool):
             commit(event)
         return Response(status_code=200)
 
-    return Starlette(routes=[Route(STATUS_PATH, status_callback, methods=["POST"])])
+    async def health(request: Request) -> Response:
+        # Which worker process answered: the bench waits until each of them has.
+        return Response(json.dumps({"pid": os.getpid()}), media_type="application/json")
+
+    return Starlette(
+        routes=[
+            Route(STATUS_PATH, status_callback, methods=["POST"]),
+            Route("/healthz", health),
+        ]
+    )
 
 
 def _group_commit_app(database_url: str):
@@ -77,10 +86,11 @@ def _floor_app():
         while more:
             message = await receive()
             more = message.get("more_body", False)
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]}
-        )
-        await send({"type": "http.response.body", "body": b""})
+        # `/healthz` names the worker process (the bench waits until each has answered).
+        body = json.dumps({"pid": os.getpid()}).encode() if scope["path"] == "/healthz" else b""
+        headers = [(b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     return app
 
