@@ -74,6 +74,9 @@ def render(results: list[LevelResult]) -> str:
                 lines.append(
                     f"concurrency {concurrency:>2}: collector with {workers} workers "
                     f"{many.rate:,.0f}/s vs 1 worker {one.rate:,.0f}/s = "
-                    f"{many.rate / one.rate:.2f}x"
+                    f"{many.rate / one.rate:.2f}x; server CPU per event "
+                    f"{many.cpu_per_event_us:.0f} vs {one.cpu_per_event_us:.0f} us, loader "
+                    f"{many.loader_cpu * many.seconds / many.ok * 1e6:.0f} vs "
+                    f"{one.loader_cpu * one.seconds / one.ok * 1e6:.0f} us"
                 )
     return "\n".join(lines)
