@@ -70,7 +70,7 @@ def render(results: list[LevelResult]) -> str:
         for workers in counts[1:]:
             one = by_key.get((receiver_name("group-commit", 1), concurrency))
             many = by_key.get((receiver_name("group-commit", workers), concurrency))
-            if one is not None and many is not None and one.rate:
+            if one is not None and many is not None and one.ok and many.ok:
                 lines.append(
                     f"concurrency {concurrency:>2}: collector with {workers} workers "
                     f"{many.rate:,.0f}/s vs 1 worker {one.rate:,.0f}/s = "
