@@ -1,7 +1,8 @@
 """`serve --workers N`: several processes behind one socket, as a user runs it. Every signed
 callback answered 200 is stored once, on SQLite and on PostgreSQL; `/metrics` covers every worker
-whichever of them a scrape reaches; SIGTERM stops every worker after its last commit; a killed
-supervisor leaves no worker behind."""
+whichever of them a scrape reaches; every worker refuses through the refusal budget's gate, a
+budget of its own; SIGTERM stops every worker after its last commit; a killed supervisor leaves
+no worker behind."""
 
 from __future__ import annotations
 
@@ -315,3 +316,37 @@ def test_a_killed_supervisor_leaves_no_worker_and_loses_no_acknowledged_callback
     restart = collector_process(sqlite_url, env, tmp_path, ("--no-usage",), port=port, workers=2)
     with restart as again:
         assert len(_workers_of(again.process.pid)) == 2
+
+
+def test_every_worker_refuses_through_the_gate_each_with_its_own_budget(
+    emulator: EmulatorProcess, subaccount: tuple[str, str], sqlite_url: str, tmp_path: Path
+):
+    """A forger gets at most a burst of refusals from each worker, then its connections are cut
+    off unread by whichever worker accepts them; /metrics counts the cut-offs of both."""
+    env = collector_environment(emulator.url)
+    budget = ("--refusal-burst", "3", "--refusals-per-second", "0.01", "--no-usage")
+    with collector_process(sqlite_url, env, tmp_path, budget, workers=2) as collector:
+        params, _ = _callback(collector, subaccount, 0)
+        forged = {"X-Twilio-Signature": sign(collector.status_url, params, "not-the-token")}
+        answers: Counter[int | str] = Counter()
+        for _ in range(60):
+            # From 127.0.0.2 (the scrapes below come from 127.0.0.1), a fresh connection each
+            # time: the gate judges it before reading a byte.
+            forger = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+            try:
+                response = forger.post(collector.status_url, data=params, headers=forged)
+                answers[response.status_code] += 1
+            except httpx.TransportError:
+                answers["cut off"] += 1
+            finally:
+                forger.close()
+        assert set(answers) == {403, "cut off"}
+        assert 3 <= answers[403] <= 2 * 3  # a burst per worker at most
+        assert answers["cut off"] >= 60 - 2 * 3
+
+        def cut_offs() -> float | None:
+            page = _samples(httpx.get(collector.base_url + "/metrics", timeout=10).text)
+            counted = page.get(("tlz_collector_connections_cut_off_total", ()), 0)
+            return counted if counted == answers["cut off"] else None
+
+        wait_until(cut_offs, 60, "both workers' cut-offs on /metrics")
