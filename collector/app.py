@@ -420,8 +420,11 @@ class CollectorApp:
     def _store_friendly_names(self, accounts: list[EstateAccount]) -> None:
         """Keep the estate's FriendlyNames in the database for offline reports."""
         names = {a.sid: a.friendly_name for a in accounts if a.friendly_name}
+        # Through the writers' engine (BEGIN IMMEDIATE on SQLite): with several workers listing
+        # at once, a deferred read-then-write transaction fails at once (SQLITE_BUSY) where
+        # this one waits its turn at the write lock.
         task = asyncio.ensure_future(
-            asyncio.to_thread(save_friendly_names, self.reader_engine, names)
+            asyncio.to_thread(save_friendly_names, self.writer.engine, names)
         )
         self._background.add(task)
         task.add_done_callback(self._background.discard)
