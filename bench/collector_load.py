@@ -13,7 +13,7 @@ WAL mode with synchronous=FULL, and a 2xx only after the commit that holds the e
   usual way to call blocking code from it), so concurrent requests contend for SQLite's lock.
 
 Each receiver is measured served by one process (`group-commit-1w`, ...) and by as many worker
-processes as the collector's default (`--workers`, one per core: `group-commit-2w`, ...): the
+processes as the machine has cores (`--workers`, `group-commit-2w`, ...): the
 collector then runs as `python -m collector serve` runs it (`collector.workers.run_workers`,
 metrics shared across workers), the naive receivers with uvicorn's own `workers=N`, so each
 ratio compares receivers with as many processes.
@@ -77,8 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--workers",
         default=f"1,{default_workers()}" if default_workers() > 1 else "1",
         metavar="COUNTS",
-        help="worker processes per receiver, comma-separated (default: 1 and the collector's "
-        f"own default, one per core: {default_workers()} here); each receiver is served by "
+        help="worker processes per receiver, comma-separated (default: 1 and one per core, "
+        f"{default_workers()} here); each receiver is served by "
         "uvicorn's workers at each count, so the collector and the naive receivers compare "
         "with as many processes",
     )
