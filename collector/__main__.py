@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def workers_for(database_url: str) -> int:
     """`serve`'s default worker count. SQLite has one write lock: on 2 cores, 2 workers taking
-    turns at it answered 0.69-0.97x of what 1 worker did (collector/README.md, Performance);
+    turns at it answered 0.69-0.97x of what 1 worker did in 5 runs of 6 (collector/README.md);
     PostgreSQL's writers do not wait for each other, so there one worker per core."""
     from sqlalchemy.engine import make_url
 
