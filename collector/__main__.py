@@ -222,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def workers_for(database_url: str) -> int:
     """`serve`'s default worker count. SQLite has one write lock: on 2 cores, 2 workers taking
-    turns at it answered 0.69-0.97x of what 1 worker did in 5 runs of 6 (collector/README.md);
+    turns at it answered 1.01x of 1 worker's callbacks on a quiet machine, 0.69-0.97x under load,
+    for 19% more CPU per callback (collector/README.md);
     PostgreSQL's writers do not wait for each other, so there one worker per core."""
     from sqlalchemy.engine import make_url
 
