@@ -276,7 +276,9 @@ def run_flood(
         database_url = f"sqlite:///{workdir / 'collector.db'}"
         env = collector_environment(emulator.url)
         port = _free_port()
-        args = ("--no-usage", *collector_args)
+        # One worker process: the refusal budget, /healthz's counts and the RSS measured here
+        # are per process (with `--workers N` a forger's budget is at most N times larger).
+        args = ("--no-usage", "--workers", "1", *collector_args)
         with (
             collector_process(database_url, env, workdir, args, port=port) as running,
             reset_sink() if control else contextlib.nullcontext(0) as sink_port,

@@ -1,6 +1,7 @@
 """Collector load test: signed status callbacks per second and p99 latency, group commit vs naive.
 
     .venv/bin/python -m bench.collector_load [--levels 1,16,64] [--events 40000] [--seconds 8]
+                                             [--workers 1,2] [--receivers group-commit,...]
 
 Each receiver runs as its own uvicorn process on 127.0.0.1 with the same durability: SQLite in
 WAL mode with synchronous=FULL, and a 2xx only after the commit that holds the event. Receivers:
@@ -10,6 +11,12 @@ WAL mode with synchronous=FULL, and a 2xx only after the commit that holds the e
 - `naive-inline`: plain Starlette, one transaction per request, committed in the handler;
 - `naive-threads`: plain Starlette, one transaction per request in Starlette's thread pool (the
   usual way to call blocking code from it), so concurrent requests contend for SQLite's lock.
+
+Each receiver is measured served by one process (`group-commit-1w`, ...) and by as many worker
+processes as the machine has cores (`--workers`, `group-commit-2w`, ...): the
+collector then runs as `python -m collector serve` runs it (`collector.workers.run_workers`,
+metrics shared across workers), the naive receivers with uvicorn's own `workers=N`, so each
+ratio compares receivers with as many processes.
 
 All three parse and check `X-Twilio-Signature` with the same code (twilio's RequestValidator,
 tokens from a fixed in-memory source so Twilio itself is not measured) and store through the
@@ -34,7 +41,8 @@ from pathlib import Path
 from bench.collector_load_measure import BASELINE_SUFFIX, run
 from bench.collector_load_receivers import serve
 from bench.collector_load_report import render
-from bench.collector_load_shape import RECEIVERS
+from bench.collector_load_shape import RECEIVERS, receiver_name
+from collector.workers import default_workers
 
 
 def _implementation() -> str:
@@ -55,11 +63,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     server.add_argument("receiver", choices=RECEIVERS)
     server.add_argument("database_url")
     server.add_argument("port", type=int)
+    server.add_argument("--workers", type=int, default=1)
     parser.add_argument("--levels", default="1,16,64", help="concurrency levels (default 1,16,64)")
     parser.add_argument("--events", type=int, default=60_000, help="at most, per run")
     parser.add_argument("--seconds", type=float, default=3.0, help="at most, per run")
     parser.add_argument("--rounds", type=int, default=3, help="runs per receiver and level")
-    parser.add_argument("--receivers", default=",".join(RECEIVERS))
+    parser.add_argument(
+        "--receivers",
+        default=",".join(RECEIVERS),
+        help=f"of {', '.join(RECEIVERS)}; each is measured at every --workers count",
+    )
+    parser.add_argument(
+        "--workers",
+        default=f"1,{default_workers()}" if default_workers() > 1 else "1",
+        metavar="COUNTS",
+        help="worker processes per receiver, comma-separated (default: 1 and one per core, "
+        f"{default_workers()} here); each receiver is served by "
+        "uvicorn's workers at each count, so the collector and the naive receivers compare "
+        "with as many processes",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument(
         "--baseline",
@@ -72,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.command == "serve":
-        serve(args.receiver, args.database_url, args.port)
+        serve(args.receiver, args.database_url, args.port, args.workers)
         return 0
 
     try:
@@ -82,14 +104,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError:
         pass
     levels = [int(level) for level in args.levels.split(",")]
-    receivers = [name for name in args.receivers.split(",") if name]
+    counts = [int(count) for count in args.workers.split(",")]
+    if any(count < 1 for count in counts):
+        parser.error("--workers: counts of at least 1")
+    kinds = [name for name in args.receivers.split(",") if name]
+    unknown = sorted(set(kinds) - set(RECEIVERS))
+    if unknown:
+        parser.error(f"--receivers: no receiver {', '.join(unknown)} (of {', '.join(RECEIVERS)})")
+    receivers = [receiver_name(kind, count) for count in counts for kind in kinds]
     if args.baseline:
-        after = receivers.index("group-commit") + 1 if "group-commit" in receivers else 0
+        first = receiver_name("group-commit", 1)
+        after = receivers.index(first) + 1 if first in receivers else 0
         receivers.insert(after, "group-commit" + BASELINE_SUFFIX)
     print(
         f"collector load: concurrency {levels}, {args.rounds} rounds of at most {args.events} "
         f"events and {args.seconds:g} s per receiver and level, on 127.0.0.1; {os.cpu_count()} "
-        f"cores shared by loader and receivers; {_implementation()}",
+        f"cores shared by loader and receivers; worker processes {counts}; load average "
+        f"{os.getloadavg()[0]:.1f} at the start; {_implementation()}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="collector-load-") as scratch:
@@ -104,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             baseline=args.baseline.resolve() if args.baseline else None,
         )
     print(render(results))
+    print(f"load average {os.getloadavg()[0]:.1f} at the end", flush=True)
     if args.json:
         Path(args.json).write_text(
             json.dumps(

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.collector_load_shape import ACCOUNTS, GROUP_COMMIT, REPO_ROOT, TOKENS_ENV
+from bench.collector_load_shape import ACCOUNTS, GROUP_COMMIT, REPO_ROOT, TOKENS_ENV, split_name
 from bench.collector_load_traffic import drive, signed_requests
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -159,7 +159,9 @@ class Receiver:
         self, name: str, workdir: Path, tag: int, scrape: bool = True, checkout: Path = REPO_ROOT
     ) -> None:
         self.name = name
-        self.kind = name.removesuffix(BASELINE_SUFFIX)
+        # `group-commit-2w`: the collector in 2 worker processes; `@base`: the other checkout's
+        # collector, one process (as its `serve` receiver runs).
+        self.kind, self.workers = split_name(name.removesuffix(BASELINE_SUFFIX))
         self.database_url = f"sqlite:///{workdir / (name + '.db')}"
         self.port = _free_port()
         self.durable = self.kind != "http-floor"
@@ -170,19 +172,36 @@ class Receiver:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(checkout), env.get("PYTHONPATH")]))
         python = sys.executable if checkout == REPO_ROOT else str(checkout / ".venv/bin/python")
         command = [python, "-m", "bench.collector_load", "serve", self.kind]
-        self.process = subprocess.Popen(
-            [*command, self.database_url, str(self.port)], cwd=checkout, env=env
-        )
+        command += [self.database_url, str(self.port)]
+        if self.workers > 1:
+            command += ["--workers", str(self.workers)]
+        self.process = subprocess.Popen(command, cwd=checkout, env=env)
 
     def warm_up(self) -> None:
         """Token cache, first connections, SQLite pages: not measured."""
         _wait_listening(self.port, self.process)
+        if self.workers > 1:
+            self._wait_for_every_worker()
         asyncio.run(drive(self.port, signed_requests(self.port, 400, self.tag), 8, 10.0))
+
+    def _wait_for_every_worker(self, timeout: float = 120.0) -> None:
+        """Until each worker process has answered: the socket accepts as soon as the parent
+        has bound it, and connections opened while a worker is still starting all go to the
+        others (and, kept alive, stay there for the whole run)."""
+        pids: set[int] = set()
+        deadline = time.monotonic() + timeout
+        while len(pids) < self.workers:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: {len(pids)} of {self.workers} workers answered")
+            url = f"http://127.0.0.1:{self.port}/healthz"
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                pids.add(json.loads(answer.read())["pid"])
 
     def measure(self, concurrency: int, events: int, seconds: float) -> LevelResult:
         self.runs += 1
         payloads = signed_requests(self.port, events, self.tag + self.runs)
-        writer = self.kind == "group-commit"
+        # The writer's commits, from /healthz: one process's, so with one worker only.
+        writer = self.kind == "group-commit" and self.workers == 1
         before_rows = _stored(self.database_url) if self.durable else 0
         before_cpu = _process_cpu(self.process.pid)
         before_writer = _writer_stats(self.port) if writer else None

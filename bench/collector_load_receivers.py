@@ -11,6 +11,12 @@ from twilio.request_validator import RequestValidator
 from bench.collector_load_shape import DATABASE_ENV, STATUS_PATH, TOKENS_ENV
 
 
+def migrate_once(database_url: str) -> None:
+    from collector.storage.migrations import migrate
+
+    migrate(database_url)
+
+
 def _naive_app(database_url: str, threaded: bool):
     """A receiver as one would first write it: Starlette, one transaction per request."""
     from starlette.applications import Starlette
@@ -48,7 +54,16 @@ def _naive_app(database_url: str, threaded: bool):
             commit(event)
         return Response(status_code=200)
 
-    return Starlette(routes=[Route(STATUS_PATH, status_callback, methods=["POST"])])
+    async def health(request: Request) -> Response:
+        # Which worker process answered: the bench waits until each of them has.
+        return Response(json.dumps({"pid": os.getpid()}), media_type="application/json")
+
+    return Starlette(
+        routes=[
+            Route(STATUS_PATH, status_callback, methods=["POST"]),
+            Route("/healthz", health),
+        ]
+    )
 
 
 def _group_commit_app(database_url: str):
@@ -71,27 +86,74 @@ def _floor_app():
         while more:
             message = await receive()
             more = message.get("more_body", False)
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]}
-        )
-        await send({"type": "http.response.body", "body": b""})
+        # `/healthz` names the worker process (the bench waits until each has answered).
+        body = json.dumps({"pid": os.getpid()}).encode() if scope["path"] == "/healthz" else b""
+        headers = [(b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     return app
 
 
 def group_commit_app_from_environment():
-    """For `group-commit-2w`: uvicorn's worker processes import the app factory by name."""
-    return _group_commit_app(os.environ[DATABASE_ENV])
+    """The collector as `serve --workers N` builds it in each worker process (metrics shared
+    through PROMETHEUS_MULTIPROC_DIR, a worker that stops with its supervisor)."""
+    from collector.app import CollectorConfig, build_app
+    from collector.shared_metrics import multiprocess_directory
+    from collector.signatures import StaticTokenSource
+    from collector.workers import exit_with_parent
+
+    exit_with_parent()
+    _tune_worker()
+    return build_app(
+        CollectorConfig(
+            database_url=os.environ[DATABASE_ENV],
+            token_source=StaticTokenSource(_tokens()),
+            metrics_directory=multiprocess_directory(),
+        )
+    )
+
+
+def naive_inline_app_from_environment():
+    _tune_worker()
+    return _naive_app(os.environ[DATABASE_ENV], threaded=False)
+
+
+def naive_threads_app_from_environment():
+    _tune_worker()
+    return _naive_app(os.environ[DATABASE_ENV], threaded=True)
+
+
+def _tune_worker() -> None:
+    """A worker process is a fresh interpreter: the serving settings again, as in `serve`."""
+    from collector.__main__ import tune_for_serving
+
+    tune_for_serving()
+
+
+def floor_app_from_environment():
+    return _floor_app()
+
+
+_FACTORIES = {
+    "http-floor": "floor_app_from_environment",
+    "group-commit": "group_commit_app_from_environment",
+    "naive-inline": "naive_inline_app_from_environment",
+    "naive-threads": "naive_threads_app_from_environment",
+}
 
 
 def _tokens() -> dict[str, str]:
     return json.loads(os.environ[TOKENS_ENV])
 
 
-def serve(receiver: str, database_url: str, port: int) -> None:
+def serve(receiver: str, database_url: str, port: int, workers: int = 1) -> None:
+    """One receiver on `port`; with `workers` > 1, in that many uvicorn worker processes (the
+    collector through `collector.workers.run_workers`, as `serve --workers N` runs it)."""
     import uvicorn
 
     from collector.__main__ import tune_for_serving
+    from collector.workers import run_workers
 
     tune_for_serving()  # as `python -m collector serve` does, for every receiver alike
 
@@ -104,10 +166,19 @@ def serve(receiver: str, database_url: str, port: int) -> None:
         "proxy_headers": False,
         "server_header": False,
     }
-    if receiver == "group-commit-2w":
+    if receiver == "group-commit":
+        # As `serve` runs it: uvicorn's protocol behind the refusal budget's gate, which costs
+        # nothing per request while no client has been refused.
+        options["http"] = "collector.gate:GatedHttpProtocol"
+    if workers > 1 and receiver in _FACTORIES:
         os.environ[DATABASE_ENV] = database_url
-        factory = "bench.collector_load_receivers:group_commit_app_from_environment"
-        uvicorn.run(factory, factory=True, workers=2, **options)
+        factory = f"bench.collector_load_receivers:{_FACTORIES[receiver]}"
+        if receiver == "group-commit":
+            run_workers(factory, workers, options)
+        else:
+            if receiver != "http-floor":
+                migrate_once(database_url)  # not by N workers at once
+            uvicorn.run(factory, factory=True, workers=workers, **options)
         return
     if receiver == "http-floor":
         app = _floor_app()

@@ -39,6 +39,7 @@ from collector.storage.database import (
     DEFAULT_DATABASE_URL,
     create_database_engine,
     describe_url,
+    normalize_url,
 )
 from collector.storage.migrations import (
     LATEST_VERSION,
@@ -49,6 +50,7 @@ from collector.storage.migrations import (
 )
 from collector.storage.schema import messages, status_events
 from collector.storage.writer import WRITER_SWITCH_INTERVAL_S
+from collector.workers import default_workers, run_workers
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4020
@@ -108,10 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="worker processes, each with a writer of its own. On SQLite they take turns at "
-        "the write lock with smaller batches: on a 2-core host 2 workers answer no more than 1 "
-        "(bench/collector_load.py); more pays with PostgreSQL or more cores",
+        help="worker processes behind one socket, each with its own event loop and writer "
+        f"(default: with PostgreSQL one per core, {default_workers()} here; with SQLite 1, "
+        "whose one write lock the workers would take turns at). /metrics covers them all; "
+        "/healthz and the refusal budget are per worker (collector/README.md)",
     )
     serve.add_argument(
         "--allow-list",
@@ -218,6 +220,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def workers_for(database_url: str) -> int:
+    """`serve`'s default worker count. SQLite has one write lock: on 2 cores, 2 workers taking
+    turns at it answered 1.01x of 1 worker's callbacks on a quiet machine, 0.69-0.97x under load,
+    for 19% more CPU per callback (collector/README.md);
+    PostgreSQL's writers do not wait for each other, so there one worker per core."""
+    from sqlalchemy.engine import make_url
+
+    if make_url(normalize_url(database_url)).get_backend_name() == "sqlite":
+        return 1
+    return default_workers()
+
+
 def tune_for_serving() -> None:
     """Process-wide settings for a serving process (not for tests that import the app).
 
@@ -235,7 +249,6 @@ def tune_for_serving() -> None:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from collector.app import PUBLIC_URL_ENV, STATUS_PATH_ENV, USAGE_ENV
     from collector.signatures import TwilioTokenSource
     from collector.usage import TwilioUsageSource
 
@@ -247,10 +260,15 @@ def serve(args: argparse.Namespace) -> int:
     if budget.problem() is not None:
         print(f"collector: {budget.problem()}", file=sys.stderr)
         return 2
+    if args.workers is not None and args.workers < 1:
+        print("collector: --workers must be at least 1", file=sys.stderr)
+        return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     token_source = TwilioTokenSource.from_environment()
     print(token_source.session.credentials.describe(), file=sys.stderr, flush=True)
     database_url = _database_url(args)
+    if args.workers is None:
+        args.workers = workers_for(database_url)
     print(
         f"collector: status callbacks at http://{args.host}:{args.port}{args.path}, dashboard at "
         f"http://{args.host}:{args.port}/dashboard, database {describe_url(database_url)}, "
@@ -284,7 +302,14 @@ def serve(args: argparse.Namespace) -> int:
         print("collector: --accounts-refresh must be at least 1 second", file=sys.stderr)
         return 2
     if args.workers > 1:
-        from collector.app import ACCOUNTS_REFRESH_ENV, ALLOW_LIST_ENV, TOP_TENANTS_ENV
+        from collector.worker_app import (
+            ACCOUNTS_REFRESH_ENV,
+            ALLOW_LIST_ENV,
+            PUBLIC_URL_ENV,
+            STATUS_PATH_ENV,
+            TOP_TENANTS_ENV,
+            USAGE_ENV,
+        )
 
         # Worker processes are started by uvicorn and build their app from the environment.
         os.environ[ALLOW_LIST_ENV] = str(args.allow_list or "")
@@ -296,10 +321,7 @@ def serve(args: argparse.Namespace) -> int:
         os.environ[STATUS_PATH_ENV] = args.path
         os.environ[PUBLIC_URL_ENV] = args.public_url or ""
         os.environ[USAGE_ENV] = "0" if args.no_usage else "1"
-        uvicorn.run(
-            "collector.app:app_from_environment", factory=True, workers=args.workers, **options
-        )
-        return 0
+        return run_workers("collector.worker_app:app_from_environment", args.workers, options)
     config = CollectorConfig(
         database_url=database_url,
         token_source=token_source,

@@ -50,6 +50,7 @@ from collector.names import NameMap, NameMapFiles
 from collector.peers import BudgetSettings, RefusalBudget
 from collector.refusals import RefusalQueue, RejectionLog
 from collector.reports import GROUPINGS, Grouping, ReportFilter, build_report
+from collector.shared_metrics import SYNC_INTERVAL_S, SharedMetrics, render_merged
 from collector.signatures import SignatureChecker, TokenLookupError, TokenSource, Verdict
 from collector.storage.account_names import save_friendly_names
 from collector.storage.database import create_database_engine, describe_url
@@ -92,6 +93,9 @@ class CollectorConfig:
     metrics_top_tenants: int = DEFAULT_TOP_TENANTS
     # Refusals a client may earn before its connections are cut off (collector.peers).
     refusal_budget: BudgetSettings = field(default_factory=BudgetSettings)
+    # PROMETHEUS_MULTIPROC_DIR of `serve --workers N` (collector.shared_metrics); None: this
+    # process's /metrics is the whole collector's.
+    metrics_directory: Path | None = None
 
 
 @dataclass
@@ -328,6 +332,16 @@ class CollectorApp:
             self.checker, self.writer, config.public_url, self.refusal_budget
         )
         self.exporter = MetricsExporter(self.current_names, top_tenants=config.metrics_top_tenants)
+        # `serve --workers N`: every worker's counts in the multiprocess files, merged per scrape.
+        self.shared_metrics = (
+            SharedMetrics(
+                config.metrics_directory,
+                self.current_names,
+                top_tenants=config.metrics_top_tenants,
+            )
+            if config.metrics_directory is not None
+            else None
+        )
         self.usage = CachedUsageSource(config.usage_source) if config.usage_source else None
         self.started_at = time.time()
         self._background: set[asyncio.Task] = set()
@@ -362,6 +376,7 @@ class CollectorApp:
         # The estate is known before the first callback is answered (its first list).
         await self.directory.refresh_async()
         refresher = asyncio.ensure_future(self._refresh_periodically())
+        syncer = asyncio.ensure_future(self._sync_metrics_periodically())
         log.info(
             "collector ready: POST %s, database %s, %d accounts of the estate known",
             self.config.status_path,
@@ -371,16 +386,31 @@ class CollectorApp:
         try:
             yield
         finally:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
+            for task in (refresher, syncer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             for task in list(self._background):
                 with contextlib.suppress(Exception):
                     await task
             # In-flight requests have been answered by now; commit whatever is still queued.
             await self.writer.aclose()
+            if self.shared_metrics is not None:
+                # The last answers' counts, before this worker's files are left to the others.
+                await asyncio.to_thread(self.shared_metrics.sync, self._snapshot())
+                self.shared_metrics.close()
             self.writer.engine.dispose()
             self.reader_engine.dispose()
+
+    async def _sync_metrics_periodically(self) -> None:
+        if self.shared_metrics is None:
+            return
+        while True:
+            await asyncio.sleep(SYNC_INTERVAL_S)
+            try:
+                await asyncio.to_thread(self.shared_metrics.sync, self._snapshot())
+            except Exception as error:  # the next second tries again; serving goes on
+                log.warning("metrics not shared with the other workers: %s", error)
 
     async def _refresh_periodically(self) -> None:
         while True:
@@ -390,8 +420,11 @@ class CollectorApp:
     def _store_friendly_names(self, accounts: list[EstateAccount]) -> None:
         """Keep the estate's FriendlyNames in the database for offline reports."""
         names = {a.sid: a.friendly_name for a in accounts if a.friendly_name}
+        # Through the writers' engine (BEGIN IMMEDIATE on SQLite): with several workers listing
+        # at once, a deferred read-then-write transaction fails at once (SQLITE_BUSY) where
+        # this one waits its turn at the write lock.
         task = asyncio.ensure_future(
-            asyncio.to_thread(save_friendly_names, self.reader_engine, names)
+            asyncio.to_thread(save_friendly_names, self.writer.engine, names)
         )
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -402,9 +435,10 @@ class CollectorApp:
 
     # --- Starlette routes -------------------------------------------------------------------
 
-    async def metrics(self, request: Request) -> Response:
+    def _snapshot(self) -> Snapshot:
+        """The counters as they are now, copied on the event loop (it goes on changing its own)."""
         counters = self.receiver.counters
-        snapshot = Snapshot(
+        return Snapshot(
             answers=counters.answers.copy(),
             refusals=counters.rejections.copy(),
             tally=dict(self.receiver.metrics.tally),
@@ -416,7 +450,16 @@ class CollectorApp:
             },
             connections_cut_off=self.refusal_budget.cut_off,
         )
-        page = await asyncio.to_thread(self.exporter.render, snapshot)
+
+    async def metrics(self, request: Request) -> Response:
+        snapshot = self._snapshot()
+        if self.shared_metrics is None:
+            page = await asyncio.to_thread(self.exporter.render, snapshot)
+        else:
+            # This worker's counts up to now, the others' as of their last sync (< 1 s).
+            shared = self.shared_metrics
+            await asyncio.to_thread(shared.sync, snapshot)
+            page = await asyncio.to_thread(render_merged, shared.directory)
         return Response(page, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     async def method_not_allowed(self, request: Request) -> PlainTextResponse:
@@ -488,43 +531,3 @@ def build_app(config: CollectorConfig) -> CollectorApp:
 def _log_failure(task: asyncio.Future) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.warning("FriendlyNames not stored: %s", task.exception())
-
-
-# `serve --workers N` starts N processes that each build the app from the environment.
-STATUS_PATH_ENV = "COLLECTOR_STATUS_PATH"
-PUBLIC_URL_ENV = "COLLECTOR_PUBLIC_URL"
-USAGE_ENV = "COLLECTOR_USAGE"
-ALLOW_LIST_ENV = "COLLECTOR_ALLOW_LIST"
-ACCOUNTS_REFRESH_ENV = "COLLECTOR_ACCOUNTS_REFRESH"
-TOP_TENANTS_ENV = "COLLECTOR_METRICS_TOP_TENANTS"
-
-
-def app_from_environment() -> CollectorApp:
-    """The app as `serve` configures it, from COLLECTOR_* variables (uvicorn's worker
-    processes import this factory by name)."""
-    from collector.names import name_files_from_environment
-    from collector.signatures import TwilioTokenSource
-    from collector.storage.database import DATABASE_URL_ENV, DEFAULT_DATABASE_URL
-    from collector.usage import TwilioUsageSource
-
-    token_source = TwilioTokenSource.from_environment()
-    return build_app(
-        CollectorConfig(
-            database_url=os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL,
-            token_source=token_source,
-            status_path=os.environ.get(STATUS_PATH_ENV) or DEFAULT_STATUS_PATH,
-            public_url=os.environ.get(PUBLIC_URL_ENV) or None,
-            usage_source=(
-                TwilioUsageSource(token_source.session)
-                if os.environ.get(USAGE_ENV, "1") != "0"
-                else None
-            ),
-            names_files=tuple(name_files_from_environment()),
-            allow_list=Path(os.environ[ALLOW_LIST_ENV]) if os.environ.get(ALLOW_LIST_ENV) else None,
-            accounts_refresh_s=float(
-                os.environ.get(ACCOUNTS_REFRESH_ENV) or DEFAULT_REFRESH_INTERVAL_S
-            ),
-            metrics_top_tenants=int(os.environ.get(TOP_TENANTS_ENV) or DEFAULT_TOP_TENANTS),
-            refusal_budget=BudgetSettings.from_environment(),
-        )
-    )

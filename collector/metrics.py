@@ -55,6 +55,19 @@ DEFAULT_REBALANCE_S = 60.0
 # Seconds; a commit is ~1 ms alone and tens of ms under load, an fsync on a slow disk more.
 STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
+# Shared with `collector.shared_metrics` (`serve --workers N`): one wording whatever serves it.
+HELP = {
+    "callbacks_received": "Status callbacks answered, whatever the answer.",
+    "callbacks_stored": "Status callbacks committed and answered 200.",
+    "callbacks_refused": "Status callbacks refused, by reason.",
+    "connections_cut_off": "Connections reset unread: their client had spent its refusal budget.",
+    "messages": "Final-status callbacks stored, per tenant, use case, status and error code "
+    "(top tenants by traffic; the rest as 'other').",
+    "store_seconds": "From a callback's hand-over to the writer to the commit that holds it.",
+    "known_accounts": "Accounts of the estate the collector accepts.",
+    "twilio_requests": "Calls the collector made to Twilio, by kind.",
+}
+
 # (account SID, service SID or None, status, error code or "") -> final-status callbacks
 TallyKey = tuple[str, str | None, str, str]
 
@@ -175,32 +188,28 @@ class MetricsExporter:
             return generate_latest(registry)
 
     def _families(self, snap: Snapshot) -> Iterator:
-        received = CounterMetricFamily(
-            f"{PREFIX}_callbacks_received", "Status callbacks answered, whatever the answer."
-        )
+        received = CounterMetricFamily(f"{PREFIX}_callbacks_received", HELP["callbacks_received"])
         received.add_metric([], sum(snap.answers.values()))
         yield received
-        stored = CounterMetricFamily(
-            f"{PREFIX}_callbacks_stored", "Status callbacks committed and answered 200."
-        )
+        stored = CounterMetricFamily(f"{PREFIX}_callbacks_stored", HELP["callbacks_stored"])
         stored.add_metric([], snap.answers.get(200, 0))
         yield stored
         refused = CounterMetricFamily(
-            f"{PREFIX}_callbacks_refused", "Status callbacks refused, by reason.", labels=["reason"]
+            f"{PREFIX}_callbacks_refused", HELP["callbacks_refused"], labels=["reason"]
         )
         for reason, count in sorted(snap.refusals.items()):
             refused.add_metric([reason], count)
         yield refused
         cut_off = CounterMetricFamily(
             f"{PREFIX}_connections_cut_off",
-            "Connections reset unread: their client had spent its refusal budget.",
+            HELP["connections_cut_off"],
         )
         cut_off.add_metric([], snap.connections_cut_off)
         yield cut_off
         yield self._messages(snap.tally)
         latency = HistogramMetricFamily(
             f"{PREFIX}_store_seconds",
-            "From a callback's hand-over to the writer to the commit that holds it.",
+            HELP["store_seconds"],
         )
         cumulative, buckets = 0, []
         for bound, count in zip(
@@ -210,14 +219,12 @@ class MetricsExporter:
             buckets.append((bound, cumulative))
         latency.add_metric([], buckets, snap.latency.total)
         yield latency
-        known = GaugeMetricFamily(
-            f"{PREFIX}_known_accounts", "Accounts of the estate the collector accepts."
-        )
+        known = GaugeMetricFamily(f"{PREFIX}_known_accounts", HELP["known_accounts"])
         known.add_metric([], snap.known_accounts)
         yield known
         twilio = CounterMetricFamily(
             f"{PREFIX}_twilio_requests",
-            "Calls the collector made to Twilio, by kind.",
+            HELP["twilio_requests"],
             labels=["call"],
         )
         for call, count in sorted(snap.twilio_requests.items()):
@@ -227,8 +234,7 @@ class MetricsExporter:
     def _messages(self, tally: Mapping[TallyKey, int]) -> CounterMetricFamily:
         family = CounterMetricFamily(
             f"{PREFIX}_messages",
-            "Final-status callbacks stored, per tenant, use case, status and error code "
-            "(top tenants by traffic; the rest as 'other').",
+            HELP["messages"],
             labels=["tenant", "use_case", "status", "error_code"],
         )
         names = self.names()

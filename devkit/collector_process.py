@@ -71,8 +71,14 @@ def collector_process(
     workdir: Path,
     extra_args: tuple[str, ...] = (),
     port: int | None = None,
+    workers: int | None = 1,
 ) -> Iterator[CollectorProcess]:
+    """`serve` on `port` (default: a free one) until the block ends, then SIGTERM. `workers`:
+    `--workers` (default 1: /healthz, which callers read, counts per process; None: the
+    collector's own default, one per core)."""
     port = port or free_port()
+    if workers is not None:
+        extra_args = ("--workers", str(workers), *extra_args)
     log_path = workdir / "collector.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
