@@ -39,7 +39,6 @@ from collector.storage.database import (
     DEFAULT_DATABASE_URL,
     create_database_engine,
     describe_url,
-    normalize_url,
 )
 from collector.storage.migrations import (
     LATEST_VERSION,
@@ -110,10 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers",
         type=int,
+        default=1,
         help="worker processes behind one socket, each with its own event loop and writer "
-        f"(default: with PostgreSQL one per core, {default_workers()} here; with SQLite 1, "
-        "whose one write lock the workers would take turns at). /metrics covers them all; "
-        "/healthz and the refusal budget are per worker (collector/README.md)",
+        f"(default 1; this machine has {default_workers()} cores). On SQLite the workers take "
+        "turns at its one write lock and answered no more than one; with PostgreSQL they may "
+        "help, unmeasured. /metrics covers them all; /healthz and the refusal budget are per "
+        "worker (collector/README.md)",
     )
     serve.add_argument(
         "--allow-list",
@@ -220,18 +221,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def workers_for(database_url: str) -> int:
-    """`serve`'s default worker count. SQLite has one write lock: on 2 cores, 2 workers taking
-    turns at it answered 1.01x of 1 worker's callbacks on a quiet machine, 0.69-0.97x under load,
-    for 19% more CPU per callback (collector/README.md);
-    PostgreSQL's writers do not wait for each other, so there one worker per core."""
-    from sqlalchemy.engine import make_url
-
-    if make_url(normalize_url(database_url)).get_backend_name() == "sqlite":
-        return 1
-    return default_workers()
-
-
 def tune_for_serving() -> None:
     """Process-wide settings for a serving process (not for tests that import the app).
 
@@ -260,15 +249,13 @@ def serve(args: argparse.Namespace) -> int:
     if budget.problem() is not None:
         print(f"collector: {budget.problem()}", file=sys.stderr)
         return 2
-    if args.workers is not None and args.workers < 1:
+    if args.workers < 1:
         print("collector: --workers must be at least 1", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     token_source = TwilioTokenSource.from_environment()
     print(token_source.session.credentials.describe(), file=sys.stderr, flush=True)
     database_url = _database_url(args)
-    if args.workers is None:
-        args.workers = workers_for(database_url)
     print(
         f"collector: status callbacks at http://{args.host}:{args.port}{args.path}, dashboard at "
         f"http://{args.host}:{args.port}/dashboard, database {describe_url(database_url)}, "

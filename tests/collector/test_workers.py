@@ -20,10 +20,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from collector.__main__ import workers_for
 from collector.storage.database import create_database_engine
 from collector.storage.schema import status_events
-from collector.workers import default_workers
 from tests.collector.support import (
     CollectorProcess,
     callback_params,
@@ -352,8 +350,3 @@ def test_every_worker_refuses_through_the_gate_each_with_its_own_budget(
             return counted if counted == answers["cut off"] else None
 
         wait_until(cut_offs, 60, "both workers' cut-offs on /metrics")
-
-
-def test_the_default_is_one_worker_on_sqlite_and_one_per_core_on_postgresql():
-    assert workers_for("sqlite:///.state/collector.db") == 1
-    assert workers_for("postgresql://collector@db.internal:5432/delivery") == default_workers()
