@@ -35,6 +35,7 @@ from pathlib import Path
 from bench.estate_shape import area_code_of, customer_keys
 from bench.fleet import Step, fleet_emulator, fleet_env, load, run_floor_step
 from bench.measure import CpuSampler, process_role, twilio_calls
+from devkit.emulator_process import EmulatorProcess
 from devkit.program import PROGRAM_PACKAGES, REPO_ROOT
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -104,9 +105,9 @@ def _descendants(root: int) -> dict[int, float]:
     return found
 
 
-def _run_queue_waits(pids: Sequence[int]) -> dict[tuple[int, int], float]:
-    """Seconds each thread of `pids` has spent runnable but waiting for a core (schedstat)."""
-    waits: dict[tuple[int, int], float] = {}
+def _runnable_threads(pids: Sequence[int]) -> int:
+    """How many threads of `pids` are running or waiting for a core right now (state R)."""
+    runnable = 0
     for pid in pids:
         try:
             tasks = os.listdir(f"/proc/{pid}/task")
@@ -114,53 +115,50 @@ def _run_queue_waits(pids: Sequence[int]) -> dict[tuple[int, int], float]:
             continue
         for task in tasks:
             try:
-                with open(f"/proc/{pid}/task/{task}/schedstat") as handle:
-                    waits[(pid, int(task))] = int(handle.read().split()[1]) / 1e9
-            except (OSError, IndexError, ValueError):
+                with open(f"/proc/{pid}/task/{task}/stat", "rb") as handle:
+                    raw = handle.read()
+            except OSError:
                 continue
-    return waits
+            if raw[raw.rfind(b")") + 2 : raw.rfind(b")") + 3] == b"R":
+                runnable += 1
+    return runnable
 
 
 class BusyTimeline:
     """Per `bucket` s of wall, for this process's children and their trees: the cores they
-    used (CPU seconds / bucket) and the cores they asked for (CPU plus time runnable but
-    waiting for a core, from schedstat). On a shared machine `used` follows the load;
-    `asked` is what the run would use on idle cores, so its dips are the run's own idle
-    phases (everyone waiting on Twilio or on one another), not the neighbours'."""
+    used (CPU seconds / bucket) and the cores they could have used (the mean over samples of
+    their runnable threads, at most the machine's cores). On a shared machine `used` follows
+    the neighbours' load; `could use` does not: it is what this run would keep busy on idle
+    cores, so its dips are the run's own idle phases (everything waiting on Twilio or on one
+    another), and a run that keeps it at the core count is CPU-bound."""
 
-    def __init__(self, bucket: float = 10.0, interval: float = 0.5) -> None:
+    def __init__(self, bucket: float = 10.0, interval: float = 0.25) -> None:
         self.bucket = bucket
         self.interval = interval
+        self.cores = len(os.sched_getaffinity(0))
         self.used: list[float] = []
-        self.asked: list[float] = []
-        self._waits: dict[tuple[int, int], float] = {}
+        self.could_use: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="busy-timeline", daemon=True)
 
-    def _sample(self) -> tuple[float, float]:
-        """(CPU seconds so far, new run-queue wait seconds since the last sample)."""
+    def _cpu(self) -> tuple[float, list[int]]:
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         live = _descendants(os.getpid())
-        waits = _run_queue_waits(list(live))
-        waited = sum(max(0.0, w - self._waits.get(key, w)) for key, w in waits.items())
-        # A thread first seen counts from that moment (its earlier wait is unknown).
-        self._waits = waits
-        return usage.ru_utime + usage.ru_stime + sum(live.values()), waited
+        return usage.ru_utime + usage.ru_stime + sum(live.values()), list(live)
 
     def _run(self) -> None:
         started = time.monotonic()
-        last, _ = self._sample()
-        waited_in_bucket = 0.0
+        last, _ = self._cpu()
+        samples: list[int] = []
         next_edge = started + self.bucket
         while not self._stop.wait(self.interval):
-            total, waited = self._sample()
-            waited_in_bucket += waited
+            total, live = self._cpu()
+            samples.append(min(self.cores, _runnable_threads(live)))
             if time.monotonic() >= next_edge:
                 # A process exiting between two reads can make this dip below zero.
-                cpu = max(0.0, total - last)
-                self.used.append(cpu / self.bucket)
-                self.asked.append((cpu + waited_in_bucket) / self.bucket)
-                last, waited_in_bucket, next_edge = total, 0.0, next_edge + self.bucket
+                self.used.append(max(0.0, total - last) / self.bucket)
+                self.could_use.append(sum(samples) / len(samples))
+                last, samples, next_edge = total, [], next_edge + self.bucket
 
     def __enter__(self) -> BusyTimeline:
         self._thread.start()
@@ -172,9 +170,10 @@ class BusyTimeline:
 
     def describe(self) -> str:
         used = " ".join(f"{cores:.1f}" for cores in self.used)
-        asked = " ".join(f"{cores:.1f}" for cores in self.asked)
+        could = " ".join(f"{cores:.1f}" for cores in self.could_use)
         return (
-            f"cores per {self.bucket:g} s, used: {used}\n    asked (used + run-queue wait): {asked}"
+            f"cores per {self.bucket:g} s, used: {used}\n"
+            f"    could use (runnable threads, at most {self.cores}): {could}"
         )
 
 
@@ -197,6 +196,7 @@ class Run:
     step: Step
     timeline: str = ""
     notes: list[str] = field(default_factory=list)
+    summary: str = ""  # the fleet's own summary table: each group's seconds
 
 
 def prepare_project(checkout: Checkout, project: Path, customers: int, group_size: int) -> None:
@@ -232,65 +232,78 @@ def prepare_project(checkout: Checkout, project: Path, customers: int, group_siz
     subprocess.run([*git, "commit", "-qm", "the fleet"], cwd=project, check=True)
 
 
-def fleet_up(checkout: Checkout, root: Path, args: argparse.Namespace, profile: Path | None) -> Run:
+def fleet_up(
+    checkout: Checkout, root: Path, args: argparse.Namespace, profile: Path | None
+) -> list[Run]:
+    """`fleet up --skip-preview` from empty; with `--again`, then once more with `--all` (every
+    resource diffed, nothing to change)."""
     emulator = fleet_emulator(root, args, args.customers)
     emulator.start()
     try:
         project = root / "project"
         prepare_project(checkout, project, args.customers, args.group_size)
-        command = [str(checkout.python), "-m", "fleet", "--project-dir", str(project), "up"]
-        command += ["--skip-preview", "--parent-in-flight", str(args.parent_in_flight)]
-        if args.concurrency:
-            command += ["--concurrency", str(args.concurrency)]
-        command += checkout.fleet_args
-        if profile is not None:
-            profile.mkdir(parents=True, exist_ok=True)
-            out = profile / f"{checkout.name}-{args.customers}.txt"
-            command = [
-                "py-spy",
-                "record",
-                "--subprocesses",
-                "--gil",  # only the thread holding the GIL: Python's CPU, not its waits
-                "--format",
-                "raw",
-                "--rate",
-                str(args.profile_rate),
-                "--nonblocking",
-                "-o",
-                str(out),
-                "--",
-                *command,
-            ]
         env = {**fleet_env(checkout.root, root, emulator.url), **checkout.env}
-        before = emulator.stats()
-        sampler = CpuSampler(role_of=fleet_role).start()
-        started = time.monotonic()
-        with BusyTimeline() as timeline:
-            done = subprocess.run(
-                command,
-                cwd=project,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=args.op_timeout,
-            )
-        wall = time.monotonic() - started
-        cpu = sampler.stop()
-        after = emulator.stats()
-        if done.returncode != 0:
-            raise SystemExit(f"{checkout.name}: fleet up failed:\n{done.stdout}\n{done.stderr}")
-        step = Step(
-            f"{checkout.name}: fleet up --skip-preview",
-            wall,
-            twilio_calls(after) - twilio_calls(before),
-            load(),
-            cpu,
-        )
-        rejected = sum(after.get("over_concurrency", {}).values())
-        notes = [f"429 over the cap: {rejected}"] if rejected else []
-        return Run(checkout.name, step, timeline.describe(), notes)
+        runs = [measured_up(checkout, project, env, emulator, args, profile, [])]
+        if args.again:
+            runs.append(measured_up(checkout, project, env, emulator, args, None, ["--all"]))
+        return runs
     finally:
         emulator.stop()
+
+
+def measured_up(
+    checkout: Checkout,
+    project: Path,
+    env: dict[str, str],
+    emulator: EmulatorProcess,
+    args: argparse.Namespace,
+    profile: Path | None,
+    extra: list[str],
+) -> Run:
+    command = [str(checkout.python), "-m", "fleet", "--project-dir", str(project), "up"]
+    command += ["--skip-preview", "--parent-in-flight", str(args.parent_in_flight), *extra]
+    if args.concurrency:
+        command += ["--concurrency", str(args.concurrency)]
+    command += checkout.fleet_args
+    if profile is not None:
+        profile.mkdir(parents=True, exist_ok=True)
+        out = profile / f"{checkout.name}-{args.customers}.txt"
+        command = [
+            "py-spy",
+            "record",
+            "--subprocesses",
+            "--gil",  # only the thread holding the GIL: Python's CPU, not its waits
+            "--format",
+            "raw",
+            "--rate",
+            str(args.profile_rate),
+            "--nonblocking",
+            "-o",
+            str(out),
+            "--",
+            *command,
+        ]
+    before = emulator.stats()
+    sampler = CpuSampler(role_of=fleet_role).start()
+    started = time.monotonic()
+    with BusyTimeline() as timeline:
+        done = subprocess.run(
+            command, cwd=project, env=env, capture_output=True, text=True, timeout=args.op_timeout
+        )
+    wall = time.monotonic() - started
+    cpu = sampler.stop()
+    after = emulator.stats()
+    if done.returncode != 0:
+        raise SystemExit(f"{checkout.name}: fleet up failed:\n{done.stdout}\n{done.stderr}")
+    what = "fleet up --all, converged" if extra else "fleet up, empty -> converged"
+    step = Step(
+        f"{checkout.name}: {what}", wall, twilio_calls(after) - twilio_calls(before), load(), cpu
+    )
+    rejected = sum(after.get("over_concurrency", {}).values()) - sum(
+        before.get("over_concurrency", {}).values()
+    )
+    notes = [f"429 over the cap: {rejected}"] if rejected else []
+    return Run(checkout.name, step, timeline.describe(), notes, done.stdout.strip())
 
 
 def describe(run: Run, floor: Step) -> str:
@@ -305,6 +318,7 @@ def describe(run: Run, floor: Step) -> str:
         f"    CPU s: {parts} = {sum(roles.values()):.1f}"
         + "".join(f"; {note}" for note in run.notes)
         + f"\n    {run.timeline}"
+        + "".join(f"\n      | {line}" for line in run.summary.splitlines())
     )
 
 
@@ -325,6 +339,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "'gogc:GOGC=200' or 'c3::--concurrency 3' (repeatable)",
     )
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--again", action="store_true", help="then `fleet up --all` of the converged fleet"
+    )
     parser.add_argument("--no-floor", action="store_true", help="skip the floor script")
     parser.add_argument("--profile", type=Path, help="py-spy this checkout's run into DIR")
     parser.add_argument("--profile-rate", type=int, default=25)
@@ -366,9 +383,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for index, checkout in enumerate(order):
                 root = work / f"r{round_number}-{index}"
                 profile = args.profile if checkout is candidate else None
-                run = fleet_up(checkout, root, args, profile)
-                reference = floor or run.step
-                print(f"round {round_number} {describe(run, reference)}", flush=True)
+                for run in fleet_up(checkout, root, args, profile):
+                    reference = floor or run.step
+                    print(f"round {round_number} {describe(run, reference)}", flush=True)
                 if not args.keep:
                     shutil.rmtree(root, ignore_errors=True)
     finally:
