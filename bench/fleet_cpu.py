@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.estate_shape import area_code_of, customer_keys
-from bench.fleet import Step, fleet_emulator, fleet_env, load, run_floor_step
-from bench.measure import CpuSampler, process_role, twilio_calls
+from bench.fleet import Step, fleet_emulator, fleet_env, fleet_role, load, run_floor_step
+from bench.measure import CpuSampler, twilio_calls
 from devkit.emulator_process import EmulatorProcess
 from devkit.program import PROGRAM_PACKAGES, REPO_ROOT
 
@@ -58,24 +58,6 @@ for number in range(1, math.ceil(len(specs) / size) + 1):
     name = group_name(settings, number)
     write_group(project / f"Pulumi.{name}.yaml", document, name)
 """
-
-
-def fleet_role(pid: str) -> str:
-    """bench/measure.py's roles, with the fleet command, the policy pack's analyzer and the
-    language host apart (measure.py counts them as `other` and `program`)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            argv = [part.decode("utf-8", "replace") for part in handle.read().split(b"\0")]
-    except OSError:
-        return "other"
-    joined = " ".join(argv)
-    if "-m fleet" in joined:
-        return "fleet"
-    if "-m pulumi.policy" in joined:
-        return "pack"
-    if "language_host/host.py" in joined:
-        return "language host"
-    return process_role(pid)
 
 
 def _descendants(root: int) -> dict[int, float]:
