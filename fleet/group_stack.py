@@ -47,7 +47,7 @@ WANTED_EVENTS = {
     "refresh": ("resOutputsEvent", "policyEvent", "summaryEvent"),
 }
 EVERY_KIND = ("resourcePreEvent", "resOutputsEvent", "policyEvent", "summaryEvent")
-# How long `info` waits for the reader to reach a finished command's summary event.
+# How long `info` waits for the reader to reach the end of a finished command's log.
 SUMMARY_WAIT_SECONDS = 30.0
 _POLL_SECONDS = 0.1
 
@@ -96,7 +96,7 @@ class GroupStack(auto.Stack):
     def __init__(self, name: str, workspace: auto.Workspace, mode: StackInitMode) -> None:
         super().__init__(name, workspace, mode)
         self._summary: SummaryEvent | None = None
-        self._summary_seen = threading.Event()
+        self._reader: EventFileReader | None = None
         self._command = ""  # the last command run with an event log
         self._started = datetime.now()
 
@@ -113,12 +113,12 @@ class GroupStack(auto.Stack):
         # one the SDK's commands hand to its `_cleanup`: it joins the reader (5 s at most),
         # then stops it and removes the directory.
         self._summary, self._command, self._started = None, command, datetime.now()
-        self._summary_seen = threading.Event()
 
         def keep_summary(event: EngineEvent) -> None:
+            # The last one: an `up` that previews first writes the preview's summary, then
+            # the update's.
             if event.summary_event is not None:
                 self._summary = event.summary_event
-                self._summary_seen.set()
             on_event(event)
 
         directory = tempfile.TemporaryDirectory(prefix=f"fleet-events-{command}-")
@@ -126,6 +126,7 @@ class GroupStack(auto.Stack):
         path.touch()  # the reader opens it before the engine writes a line
         reader = EventFileReader(path, keep_summary, WANTED_EVENTS.get(command, EVERY_KIND))
         reader.start()
+        self._reader = reader
         return str(path), reader, reader.stop, directory, None
 
     def outputs(self) -> auto.OutputMap:
@@ -135,8 +136,10 @@ class GroupStack(auto.Stack):
     def info(self, show_secrets: bool = True) -> auto.UpdateSummary | None:
         """The summary of the run that just finished, from its own summary event; the stack's
         history only when no event stream ran (a call outside up/refresh)."""
-        # The command has finished; the reader may still be a poll behind its last lines.
-        self._summary_seen.wait(SUMMARY_WAIT_SECONDS if self._command else 0)
+        # The command has finished, so its log is complete: the reader ends at its last line
+        # (the cancel event) within a poll or two.
+        if self._reader is not None:
+            self._reader.join(SUMMARY_WAIT_SECONDS)
         summary = self._summary
         if summary is None:
             return super().info(show_secrets)
