@@ -292,12 +292,12 @@ def describe(run: Run, floor: Step) -> str:
     step, cpu = run.step, run.step.cpu
     assert cpu is not None
     roles = {"engine": cpu.engine, **{k: v for k, v in cpu.sampled.items() if k != "engine"}}
-    roles.pop("emulator", None)
+    emulator = roles.pop("emulator", 0.0)  # Twilio's side: not the fleet's, but on these cores
     parts = " ".join(f"{role} {seconds:.1f}" for role, seconds in sorted(roles.items()))
     return (
         f"{step.name:<40} {step.wall:7.1f}s {step.wall / floor.wall:5.2f}x floor  "
         f"calls {step.calls}  {step.load}\n"
-        f"    CPU s: {parts} = {sum(roles.values()):.1f}"
+        f"    CPU s: {parts} = {sum(roles.values()):.1f} (the emulator: {emulator:.1f})"
         + "".join(f"; {note}" for note in run.notes)
         + f"\n    {run.timeline}"
         + "".join(f"\n      | {line}" for line in run.summary.splitlines())
