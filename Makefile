@@ -181,3 +181,10 @@ bench-fleet: setup
 bench-fleet-join: setup
 	$(VENV)/bin/python -m bench.fleet_join --customers 100 --latency-ms 100 --repeat 2 \
 		$(if $(BASELINE),--baseline $(BASELINE))
+
+# `fleet up` from empty, CPU per role (engine, program, provider, pack, the fleet command) and
+# the cores the run used, against the floor script and BASELINE=<another checkout> side by side.
+.PHONY: bench-fleet-cpu
+bench-fleet-cpu: setup
+	$(VENV)/bin/python -m bench.fleet_cpu --customers $(FLEET_CUSTOMERS) --rounds 2 \
+		$(if $(BASELINE),--baseline $(BASELINE))

@@ -19,6 +19,7 @@ import resource
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def _stat(pid: str) -> tuple[int, int, float] | None:
     return int(fields[1]), int(fields[19]), (int(fields[11]) + int(fields[12])) / _TICK
 
 
-def _role(pid: str) -> str:
+def process_role(pid: str) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
             argv = [part.decode("utf-8", "replace") for part in handle.read().split(b"\0") if part]
@@ -83,7 +84,10 @@ class CpuUse:
 
     @property
     def engine(self) -> float:
-        python_roles = self.program + self.provider + self.sampled.get("other", 0.0)
+        # Every sampled role but the engine's own and the emulator's is a Python process.
+        python_roles = sum(
+            cpu for role, cpu in self.sampled.items() if role not in ("engine", "emulator")
+        )
         return max(self.children - python_roles, self.sampled.get("engine", 0.0))
 
     @property
@@ -95,8 +99,10 @@ class CpuUse:
 class CpuSampler:
     """CPU per role of this process's descendants between `start()` and `stop()`."""
 
-    def __init__(self, interval: float = 0.2) -> None:
+    def __init__(self, interval: float = 0.2, role_of: Callable[[str], str] | None = None) -> None:
         self._interval = interval
+        # A benchmark may split the roles further (e.g. the policy pack out of `other`).
+        self._role_of = role_of or process_role
         self._root = os.getpid()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -124,12 +130,15 @@ class CpuSampler:
                 entry = self._seen.get(key)
                 if entry is None:
                     # A process born during the window counts from zero.
-                    self._seen[key] = [_role(pid), cpu if baseline else 0.0, cpu]
+                    self._seen[key] = [self._role_of(pid), cpu if baseline else 0.0, cpu]
                 else:
                     entry[2] = cpu
-                    if entry[0] == "other":
-                        # A plugin's shell wrapper becomes the process it execs.
-                        entry[0] = _role(pid)
+                    # A plugin's shell wrapper becomes the process it execs, and a child
+                    # first seen between fork and exec still shows its parent's command line.
+                    # (An exiting process's command line reads empty: `other` never overrides.)
+                    role = self._role_of(pid)
+                    if role != "other":
+                        entry[0] = role
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

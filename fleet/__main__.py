@@ -78,6 +78,8 @@ def run_operation(settings: FleetSettings, arguments: argparse.Namespace) -> int
         say("no groups to run (none found, or --groups named none)")
         return 0
     environment = fleet_environment(settings.project_dir, arguments.parent_in_flight)
+    for note in environment.notes:
+        say(note)
     # The gate before any change is on unless asked off: a rename previews as the update it
     # is (tools/provider_host/provider_previews.py), so a preview fails only on a real problem.
     command = SessionPulumiCommand(preview_first=not getattr(arguments, "skip_preview", False))

@@ -20,6 +20,14 @@ from pathlib import Path
 from fleet.command import ROOT
 
 DEFAULT_PASSPHRASE = "twilio-landing-zone-local"
+ENGINE_LOGS_VARIABLE = "TLZ_FLEET_ENGINE_LOGS"
+_ENGINE_LOGS_OFF = """\
+Not a directory, on purpose: `python -m fleet` put this file here so that Pulumi's engines,
+which write an automatic debug log of every step to $PULUMI_HOME/logs/ and have no setting to
+stop it, cannot open one (the CLI then runs without it). That log cost about a sixth of each
+engine's CPU in `fleet up` (README "Operating at scale"). Delete this file, or run the fleet
+with TLZ_FLEET_ENGINE_LOGS=on, to have the logs again (e.g. for `pulumi logs share`).
+"""
 DEFAULT_PARENT_IN_FLIGHT = 32
 PARENT_BUDGET_VARIABLE = "TLZ_FLEET_PARENT_IN_FLIGHT"
 PARENT_SHARE_VARIABLE = "TLZ_PARENT_IN_FLIGHT"
@@ -32,6 +40,7 @@ class FleetEnvironment:
     pulumi_home: str
     parent_in_flight: int
     base: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # one line each, for the operator at the start of a run
 
     def for_groups(self, running: int) -> dict[str, str]:
         share = max(1, self.parent_in_flight // max(1, running))
@@ -61,7 +70,43 @@ def fleet_environment(project_dir: Path, parent_in_flight: int | None) -> FleetE
         "PULUMI_SKIP_CHECKPOINTS": environ.get("PULUMI_SKIP_CHECKPOINTS", "true"),
         "TLZ_PROVIDER_WORKERS": environ.get("TLZ_PROVIDER_WORKERS", "64"),
     }
-    return FleetEnvironment(project_dir, backend, home, max(1, budget), base)
+    if environ.get(ENGINE_LOGS_VARIABLE) == "on":
+        notes = engine_logs_on(Path(home))
+    else:
+        notes = engine_logs_off(Path(home))
+    return FleetEnvironment(project_dir, backend, home, max(1, budget), base, notes)
+
+
+def engine_logs_off(home: Path) -> tuple[str, ...]:
+    """Keep the engines of `home` from writing Pulumi's automatic debug log.
+
+    Pulumi 3.274 logs every engine step (V-level lines with resource properties, gzipped and
+    encrypted) to `$PULUMI_HOME/logs/`, whatever the verbosity, and no setting turns it off;
+    when that directory cannot be created the CLI says so at debug level and runs without the
+    log. For the fleet's engines it was about a sixth of their CPU (`pulumi up --profiling`,
+    one group of 100 customers: 5.1-5.6 s with the log, 4.4 s without). A file named `logs`
+    in the home is what keeps it off, and explains itself to whoever finds it. A `logs`
+    directory that is already there (an earlier run's) is left alone: its logs are someone's.
+    """
+    logs = home / "logs"
+    if logs.is_dir():
+        return (
+            f"Pulumi's engine debug logs stay on: {logs} is a directory (remove it to run the "
+            f"engines without them, or set {ENGINE_LOGS_VARIABLE}=on to keep them, unsaid)",
+        )
+    if not logs.exists():
+        with contextlib.suppress(OSError):
+            logs.write_text(_ENGINE_LOGS_OFF)
+    return ()
+
+
+def engine_logs_on(home: Path) -> tuple[str, ...]:
+    """Undo `engine_logs_off`: only the file it wrote is removed."""
+    logs = home / "logs"
+    with contextlib.suppress(OSError):
+        if logs.is_file() and logs.read_text().startswith(_ENGINE_LOGS_OFF[:30]):
+            logs.unlink()
+    return ()
 
 
 def open_backend_once(pulumi: str, environment: FleetEnvironment) -> None:

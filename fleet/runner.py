@@ -31,6 +31,7 @@ from architecture.loading import PROJECT, load_stack_config
 from fleet.catalog import FleetError, FleetSettings, Group
 from fleet.command import Interrupted, SessionPulumiCommand
 from fleet.environment import FleetEnvironment, open_backend_once
+from fleet.group_stack import GroupStack
 from fleet.inputs import MESSAGE_PREFIX, policy_config_of, update_message
 from fleet.policy import check_policy_config
 from fleet.progress import (
@@ -174,6 +175,7 @@ class FleetRunner:
             stack.refresh(
                 parallel=self.options.parallel,
                 clear_pending_creates=True,
+                on_event=on_event,  # its progress shows; the up clears the counts
                 suppress_progress=True,
                 suppress_outputs=True,
             )
@@ -229,15 +231,11 @@ class FleetRunner:
         return max(1, min(self.options.concurrency, len(self.groups)))
 
     def _stack(self, group: Group) -> auto.Stack:
-        return auto.create_or_select_stack(
-            group.name, work_dir=str(self.settings.project_dir), opts=self._workspace_options()
-        )
+        return GroupStack.open(group.name, self._workspace_options(), create=True)
 
     def _select(self, group: Group) -> auto.Stack | None:
         try:
-            return auto.select_stack(
-                group.name, work_dir=str(self.settings.project_dir), opts=self._workspace_options()
-            )
+            return GroupStack.open(group.name, self._workspace_options(), create=False)
         except auto.StackNotFoundError:
             return None
 
