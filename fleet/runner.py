@@ -219,10 +219,19 @@ class FleetRunner:
         return {"target": decision.targets(group.name), "target_dependents": True}
 
     def _workspace_options(self) -> auto.LocalWorkspaceOptions:
+        env_vars = self.environment.for_groups(self._running_groups())
+        if self.options.operation == "preview":
+            # The engine otherwise waits for each Diff before the next registration's Check and
+            # policy calls; a preview changes nothing, so its diffs may run beside them, as in
+            # scripts/policy-check (why it is safe is said there). `up` keeps them in series.
+            env_vars = {
+                "PULUMI_PARALLEL_DIFF": os.environ.get("PULUMI_PARALLEL_DIFF", "true"),
+                **env_vars,
+            }
         return auto.LocalWorkspaceOptions(
             work_dir=str(self.settings.project_dir),
             pulumi_home=self.environment.pulumi_home,
-            env_vars=self.environment.for_groups(self._running_groups()),
+            env_vars=env_vars,
             pulumi_command=self.command,
             secrets_provider="passphrase",
         )
