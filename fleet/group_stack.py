@@ -18,7 +18,9 @@ own CPU in `fleet up`. The file is the API's way for older CLIs, kept as a fallb
 
 The Automation API offers no switch for either, so this subclass overrides `outputs`, `info`
 and the private `_setup_event_log` of the pinned SDK (requirements.txt); the fleet's
-end-to-end tests (tests/fleet) run every path through it against the real CLI.
+end-to-end tests (tests/fleet) run every path through it against the real CLI. On any other
+SDK release `GroupStack.open` hands out the Automation API's own Stack instead (slower, the
+same results) until this module is checked against it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,8 @@ import pulumi.automation as auto
 from pulumi.automation._stack import StackInitMode
 from pulumi.automation.events import EngineEvent, SummaryEvent
 
+# The SDK release whose private `_setup_event_log` GroupStack overrides (requirements.txt pins it).
+CHECKED_SDK_VERSION = "3.272.0"
 # `info` is reached only after the command succeeded: a failure raises CommandError first.
 _SUCCEEDED = "succeeded"
 # The event kinds the fleet reads, by command (fleet/runner.py counts a preview's announced
@@ -101,11 +106,14 @@ class GroupStack(auto.Stack):
         self._started = datetime.now()
 
     @classmethod
-    def open(cls, name: str, options: auto.LocalWorkspaceOptions, *, create: bool) -> GroupStack:
+    def open(cls, name: str, options: auto.LocalWorkspaceOptions, *, create: bool) -> auto.Stack:
         """The group's stack in a workspace of `options`, created when `create` and missing
-        (as `auto.create_or_select_stack`), else selected (`auto.StackNotFoundError`)."""
+        (as `auto.create_or_select_stack`), else selected (`auto.StackNotFoundError`); the
+        Automation API's own Stack on an SDK this module was not checked against."""
         workspace = auto.LocalWorkspace(**options.__dict__)
         mode = StackInitMode.CREATE_OR_SELECT if create else StackInitMode.SELECT
+        if version("pulumi") != CHECKED_SDK_VERSION:
+            return auto.Stack(name, workspace, mode)
         return cls(name, workspace, mode)
 
     def _setup_event_log(self, command: str, on_event: Any, pulumi_version: str) -> Any:

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import threading
+from importlib.metadata import version
 from pathlib import Path
 
+import pulumi.automation as auto
+import pytest
 from pulumi.automation.events import EngineEvent
 
-from fleet.group_stack import WANTED_EVENTS, EventFileReader
+from fleet import group_stack
+from fleet.group_stack import CHECKED_SDK_VERSION, WANTED_EVENTS, EventFileReader, GroupStack
 
 
 def event_line(sequence: int, kind: str, body: dict) -> bytes:
@@ -89,3 +93,20 @@ def test_a_reader_waits_for_lines_until_stopped(tmp_path: Path) -> None:
     assert not finished.wait(0.3), "an empty log is waited on, not taken for the end"
     reader.stop.set()
     assert finished.wait(5)
+
+
+def test_the_pinned_sdk_is_the_one_group_stack_was_checked_against() -> None:
+    # An upgrade silently falls back to the Automation API's own Stack: re-check the overridden
+    # `_setup_event_log`, `outputs` and `info` against the new SDK, then move the constant.
+    assert version("pulumi") == CHECKED_SDK_VERSION
+
+
+def test_on_another_sdk_release_the_automation_apis_own_stack_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(group_stack, "version", lambda _: "0.0.0")
+    monkeypatch.setattr(auto, "LocalWorkspace", lambda **options: object())  # no CLI run
+    monkeypatch.setattr(auto.Stack, "__init__", lambda self, name, workspace, mode: None)
+    options = auto.LocalWorkspaceOptions(work_dir=str(tmp_path))
+    stack = GroupStack.open("prod-g01", options, create=True)
+    assert type(stack) is auto.Stack
