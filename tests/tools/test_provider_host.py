@@ -170,12 +170,21 @@ def test_with_pulumis_own_4_workers_the_same_creates_take_4_s(tmp_path: Path) ->
 # says the provider's PID and is gone before that interpreter has got anywhere.
 ENGINE_GONE_AT_ONCE = textwrap.dedent(
     """
-    import os, subprocess, sys
+    import os, subprocess, sys, time
     provider = subprocess.Popen(
         [sys.argv[1], "127.0.0.1:9"], start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # ours close as we exit
     )
     print(provider.pid, flush=True)
+    # Die once the wrapper has handed over to Python (it has named us by then), while the
+    # interpreter is still starting: dying before the shell itself has read its parent is a
+    # case no wrapper can tell from a host started by init.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with open(f"/proc/{provider.pid}/cmdline", "rb") as cmdline:
+            if b"provider_host.py" in cmdline.read():
+                break
+        time.sleep(0.001)
     os._exit(0)
     """
 )
