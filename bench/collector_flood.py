@@ -278,9 +278,9 @@ def run_flood(
         port = _free_port()
         # One worker process: the refusal budget, /healthz's counts and the RSS measured here
         # are per process (with `--workers N` a forger's budget is at most N times larger).
-        args = ("--no-usage", "--workers", "1", *collector_args)
+        args = ("--no-usage", *collector_args)
         with (
-            collector_process(database_url, env, workdir, args, port=port) as running,
+            collector_process(database_url, env, workdir, args, port=port, workers=1) as running,
             reset_sink() if control else contextlib.nullcontext(0) as sink_port,
         ):
             pid = running.process.pid

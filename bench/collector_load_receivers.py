@@ -11,12 +11,6 @@ from twilio.request_validator import RequestValidator
 from bench.collector_load_shape import DATABASE_ENV, STATUS_PATH, TOKENS_ENV
 
 
-def migrate_once(database_url: str) -> None:
-    from collector.storage.migrations import migrate
-
-    migrate(database_url)
-
-
 def _naive_app(database_url: str, threaded: bool):
     """A receiver as one would first write it: Starlette, one transaction per request."""
     from starlette.applications import Starlette
@@ -177,7 +171,9 @@ def serve(receiver: str, database_url: str, port: int, workers: int = 1) -> None
             run_workers(factory, workers, options)
         else:
             if receiver != "http-floor":
-                migrate_once(database_url)  # not by N workers at once
+                from collector.storage.migrations import migrate
+
+                migrate(database_url)  # first: the N workers then find the schema in place
             uvicorn.run(factory, factory=True, workers=workers, **options)
         return
     if receiver == "http-floor":

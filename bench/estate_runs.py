@@ -30,6 +30,7 @@ from bench.measure import (
     CpuSampler,
     CpuUse,
     ProviderUse,
+    descendants,
     provider_summary,
     routes_delta,
     twilio_calls,
@@ -83,28 +84,8 @@ class BenchTimeout(RuntimeError):
     pass
 
 
-def _descendants(root: int) -> list[int]:
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                raw = handle.read().decode("utf-8", "replace")
-        except OSError:
-            continue
-        parents[int(entry)] = int(raw[raw.rfind(")") + 2 :].split()[1])
-    found, frontier = [], [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        found += children
-        frontier += children
-    return found
-
-
 def _kill_pulumi_processes(spare: set[int]) -> None:
-    for pid in _descendants(os.getpid()):
+    for pid in map(int, descendants(os.getpid())):
         if pid in spare:
             continue
         with contextlib.suppress(ProcessLookupError, PermissionError):

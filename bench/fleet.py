@@ -32,7 +32,7 @@ from pathlib import Path
 
 from bench.estate_shape import area_code_of, customer_keys
 from bench.floor import run_floor
-from bench.measure import CpuSampler, CpuUse, process_role, twilio_calls
+from bench.measure import CpuSampler, CpuUse, command_line, role_of_command, twilio_calls
 from devkit.emulator_process import EmulatorProcess
 from devkit.program import REPO_ROOT, copy_program
 from fleet.catalog import (
@@ -60,10 +60,8 @@ def load() -> str:
 def fleet_role(pid: str) -> str:
     """bench/measure.py's roles, with the fleet command, the policy pack's analyzer and the
     language host apart (measure.py counts them as `other` and `program`)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            argv = [part.decode("utf-8", "replace") for part in handle.read().split(b"\0")]
-    except OSError:
+    argv = command_line(pid)
+    if argv is None:
         return "other"
     joined = " ".join(argv)
     if "-m fleet" in joined:
@@ -72,7 +70,7 @@ def fleet_role(pid: str) -> str:
         return "pack"
     if "language_host/host.py" in joined:
         return "language host"
-    return process_role(pid)
+    return role_of_command(argv)
 
 
 # --- memory -----------------------------------------------------------------------------------

@@ -34,11 +34,10 @@ from pathlib import Path
 
 from bench.estate_shape import area_code_of, customer_keys
 from bench.fleet import Step, fleet_emulator, fleet_env, fleet_role, load, run_floor_step
-from bench.measure import CpuSampler, twilio_calls
+from bench.measure import CpuSampler, descendants, twilio_calls
 from devkit.emulator_process import EmulatorProcess
 from devkit.program import PROGRAM_PACKAGES, REPO_ROOT
 
-_TICK = os.sysconf("SC_CLK_TCK")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 # Writes a checkout's group files with that checkout's own fleet.catalog (run by its Python).
@@ -58,33 +57,6 @@ for number in range(1, math.ceil(len(specs) / size) + 1):
     name = group_name(settings, number)
     write_group(project / f"Pulumi.{name}.yaml", document, name)
 """
-
-
-def _descendants(root: int) -> dict[int, float]:
-    """Every live descendant of `root` (not root itself): its CPU seconds so far, with what it
-    has reaped of its own children (cutime, cstime), so a finished engine or provider stays
-    in its parent's count."""
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                raw = handle.read().decode("utf-8", "replace")
-        except OSError:
-            continue
-        fields = raw[raw.rfind(")") + 2 :].split()
-        parents[int(entry)] = int(fields[1])
-        cpu[int(entry)] = sum(int(value) for value in fields[11:15]) / _TICK
-    found: dict[int, float] = {}
-    for pid in cpu:
-        ancestor, hops = parents.get(pid), 0
-        while ancestor not in (None, 0, 1, root) and hops < 64:
-            ancestor, hops = parents.get(ancestor), hops + 1
-        if ancestor == root:
-            found[pid] = cpu[pid]
-    return found
 
 
 def _runnable_threads(pids: Sequence[int]) -> int:
@@ -125,8 +97,11 @@ class BusyTimeline:
 
     def _cpu(self) -> tuple[float, list[int]]:
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        live = _descendants(os.getpid())
-        return usage.ru_utime + usage.ru_stime + sum(live.values()), list(live)
+        # With what each has reaped of its own children, so a finished engine or provider stays
+        # in its parent's count.
+        live = descendants(os.getpid())
+        cpu = sum(stat.cpu + stat.reaped for stat in live.values())
+        return usage.ru_utime + usage.ru_stime + cpu, [int(pid) for pid in live]
 
     def _run(self) -> None:
         started = time.monotonic()

@@ -32,24 +32,62 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _stat(pid: str) -> tuple[int, int, float] | None:
-    """(ppid, start time, CPU seconds) of a process, None if it is gone."""
+@dataclass(frozen=True)
+class ProcessStat:
+    ppid: int
+    started: int  # clock ticks after boot: tells a process from a later one with its PID
+    cpu: float  # its own CPU seconds (utime + stime)
+    reaped: float  # CPU seconds of the children it has waited for (cutime + cstime)
+
+
+def _stat(pid: str) -> ProcessStat | None:
+    """A process's /proc/PID/stat, None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             raw = handle.read().decode("utf-8", "replace")
     except OSError:
         return None
     fields = raw[raw.rfind(")") + 2 :].split()
-    # fields[0] is the state (stat field 3): ppid is field 4, utime 14, stime 15, starttime 22.
-    return int(fields[1]), int(fields[19]), (int(fields[11]) + int(fields[12])) / _TICK
+    # fields[0] is the state (stat field 3): ppid is field 4, utime 14, stime 15, cutime 16,
+    # cstime 17, starttime 22.
+    ticks = [int(value) for value in fields[11:15]]
+    return ProcessStat(
+        int(fields[1]),
+        int(fields[19]),
+        (ticks[0] + ticks[1]) / _TICK,
+        (ticks[2] + ticks[3]) / _TICK,
+    )
+
+
+def descendants(root: int) -> dict[str, ProcessStat]:
+    """Every live descendant of `root` (not root itself), by PID, read from /proc once."""
+    table = {pid: stat for pid in os.listdir("/proc") if pid.isdigit() and (stat := _stat(pid))}
+    found = {}
+    for pid, stat in table.items():
+        ancestor, hops = stat.ppid, 0
+        while ancestor not in (0, 1, root) and hops < 64:
+            parent = table.get(str(ancestor))
+            ancestor, hops = (parent.ppid if parent else 0), hops + 1
+        if ancestor == root:
+            found[pid] = stat
+    return found
+
+
+def command_line(pid: str) -> list[str] | None:
+    """A process's argv, None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return [part.decode("utf-8", "replace") for part in handle.read().split(b"\0") if part]
+    except OSError:
+        return None
 
 
 def process_role(pid: str) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            argv = [part.decode("utf-8", "replace") for part in handle.read().split(b"\0") if part]
-    except OSError:
-        return "other"
+    argv = command_line(pid)
+    return "other" if argv is None else role_of_command(argv)
+
+
+def role_of_command(argv: list[str]) -> str:
     joined = " ".join(argv)
     if "provider_host.py" in joined or "pulumi.dynamic" in joined:
         return "provider"
@@ -111,21 +149,10 @@ class CpuSampler:
         self._seen: dict[tuple[str, int], list] = {}
 
     def _sample(self, baseline: bool = False) -> None:
-        table: dict[str, tuple[int, int, float]] = {}
-        for pid in os.listdir("/proc"):
-            if pid.isdigit():
-                stat = _stat(pid)
-                if stat is not None:
-                    table[pid] = stat
-        parents = {pid: str(stat[0]) for pid, stat in table.items()}
-        root = str(self._root)
+        found = descendants(self._root)
         with self._lock:
-            for pid, (_, started, cpu) in table.items():
-                ancestor, hops = parents.get(pid), 0
-                while ancestor not in (None, root, "0", "1") and hops < 64:
-                    ancestor, hops = parents.get(ancestor), hops + 1
-                if ancestor != root:
-                    continue
+            for pid, stat in found.items():
+                started, cpu = stat.started, stat.cpu
                 key = (pid, started)
                 entry = self._seen.get(key)
                 if entry is None:
