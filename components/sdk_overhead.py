@@ -75,16 +75,25 @@ DEBUG_ENV = "TLZ_SDK_DEBUG"
 _installed = False
 
 
+def sdk_is_checked(replacing_module: str) -> bool:
+    """True on the SDK release the replacements were measured on; otherwise False, with a
+    warning that `replacing_module` leaves the SDK as it is."""
+    found = version("pulumi")
+    if found == CHECKED_SDK_VERSION:
+        return True
+    pulumi.log.warn(
+        f"pulumi SDK {found} is not the checked {CHECKED_SDK_VERSION}: "
+        f"{replacing_module} leaves it as it is (re-check it, then update the pin)"
+    )
+    return False
+
+
 def install(project_dir: Path | None = None) -> bool:
     """Apply the three changes once per process; False (and a warning) on an unchecked SDK."""
     global _installed
     if _installed:
         return True
-    if version("pulumi") != CHECKED_SDK_VERSION:
-        pulumi.log.warn(
-            f"pulumi SDK {version('pulumi')} is not the checked {CHECKED_SDK_VERSION}: "
-            "components/sdk_overhead.py leaves it as it is (re-check it, then update the pin)"
-        )
+    if not sdk_is_checked("components/sdk_overhead.py"):
         return False
     project_uri = (project_dir or Path.cwd()).resolve().as_uri() + "/"
     sdk_stack.wait_for_rpcs = _linear_wait_for_rpcs(sdk_stack.wait_for_rpcs)
@@ -157,6 +166,16 @@ def _no_debug(*_args: object, **_kwargs: object) -> None:
     return None
 
 
+def resolved_output(value: object, secret: bool = False) -> pulumi.Output:
+    """An output already resolved to a known `value` that depends on no resource: what the
+    SDK's chains resolve to for plain values, without their futures, tasks and tracking."""
+    data: asyncio.Future = asyncio.Future()
+    data.set_result(
+        sdk_output._OutputData(resources=set(), value=value, is_known=True, is_secret=secret)
+    )
+    return pulumi.Output._from_data(data)
+
+
 def resolved_urn_of_strings(sdk_create_urn):
     """`create_urn(name, type_, parent, project, stack)`: when name, type and parent URN are
     plain strings, the URN the SDK's output chain would resolve to, as one resolved output."""
@@ -174,13 +193,7 @@ def resolved_urn_of_strings(sdk_create_urn):
             prefix = "urn:pulumi:" + stack + "::" + project + "::"
         else:
             return sdk_create_urn(name, type_, parent, project, stack)
-        data: asyncio.Future = asyncio.Future()
-        data.set_result(
-            sdk_output._OutputData(
-                resources=set(), value=prefix + type_ + "::" + name, is_known=True, is_secret=False
-            )
-        )
-        return pulumi.Output._from_data(data)
+        return resolved_output(prefix + type_ + "::" + name)
 
     create_urn.__wrapped__ = sdk_create_urn  # the SDK's, for tests
     return create_urn

@@ -50,7 +50,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib.metadata import version
 from typing import Any
 
 import pulumi.log
@@ -63,8 +62,8 @@ from pulumi.runtime import rpc as sdk_rpc
 from pulumi.runtime import settings as sdk_settings
 from pulumi.runtime.settings import SETTINGS
 
-# The SDK release whose private functions this module replaces (requirements.txt pins it).
-CHECKED_SDK_VERSION = "3.272.0"
+# The check is the one of the replacements beside these: the same SDK release.
+from components.sdk_overhead import resolved_output, sdk_is_checked
 
 # Exact types (compared with `type(value) in`, so no subclass) that serialize to themselves.
 _PLAIN_SCALARS = frozenset({str, bool, int, float, type(None)})
@@ -91,11 +90,7 @@ def install() -> bool:
     global _installed
     if _installed:
         return True
-    if version("pulumi") != CHECKED_SDK_VERSION:
-        pulumi.log.warn(
-            f"pulumi SDK {version('pulumi')} is not the checked {CHECKED_SDK_VERSION}: "
-            "components/sdk_registration.py leaves it as it is (re-check it, then update the pin)"
-        )
+    if not sdk_is_checked("components/sdk_registration.py"):
         return False
     for owner, attribute, replacement in _replacements():
         setattr(owner, attribute, replacement)
@@ -275,7 +270,7 @@ def plain_outputs_resolved_directly(sdk_resolve_outputs):
         types = sdk_types.resource_types(type(res))
         translate = res.translate_output_property
         all_properties: dict[str, Any] = {}
-        for key, value in _struct_to_python(outputs, keep).items():
+        for key, value in _struct_to_python(outputs, keep, keep_unknowns).items():
             typ = types.get(key)
             if typ is not None:
                 path = sdk_rpc._Path(key, resource=f"{res._name}")
@@ -305,25 +300,29 @@ _IDENTITY_TRANSLATION = pulumi.Resource.translate_output_property
 _SIG_KEY = sdk_rpc._special_sig_key
 
 
-def _struct_to_python(struct: struct_pb2.Struct, keep_unknowns: bool) -> dict[str, Any]:
-    """`rpc.deserialize_properties(struct)` of a Struct without a signature key: properties
-    that read as None left out, the unknown sentinel read as `Unknown()` (when `keep_unknowns`,
-    else None), secrets inside a map or list pushed up to it."""
+def _struct_to_python(
+    struct: struct_pb2.Struct, unknowns_kept: bool, keep_unknowns: bool
+) -> dict[str, Any]:
+    """`rpc.deserialize_properties(struct, keep_unknowns)` of a Struct without a signature key:
+    properties that read as None left out, the unknown sentinel read as `Unknown()` (when
+    `unknowns_kept`: `keep_unknowns` or a preview, else None), secrets inside a map or list
+    pushed up to it. A value with a signature gets the SDK's own reading, with the caller's
+    `keep_unknowns` as the SDK passes it down."""
     fields = struct.fields
     result: dict[str, Any] = {}
     for key in fields:
-        value = _value_to_python(fields[key], keep_unknowns)
+        value = _value_to_python(fields[key], unknowns_kept, keep_unknowns)
         if value is not None:
             result[key] = value
     return result
 
 
-def _value_to_python(value: struct_pb2.Value, keep_unknowns: bool) -> Any:
+def _value_to_python(value: struct_pb2.Value, unknowns_kept: bool, keep_unknowns: bool) -> Any:
     kind = value.WhichOneof("kind")
     if kind == "string_value":
         text = value.string_value
         if text == sdk_rpc.UNKNOWN:
-            return sdk_output.Unknown() if keep_unknowns else None
+            return sdk_output.Unknown() if unknowns_kept else None
         return text
     if kind == "bool_value":
         return value.bool_value
@@ -332,14 +331,16 @@ def _value_to_python(value: struct_pb2.Value, keep_unknowns: bool) -> Any:
     if kind == "null_value":
         return None
     if kind == "struct_value" and _SIG_KEY not in value.struct_value.fields:
-        mapping = _struct_to_python(value.struct_value, keep_unknowns)
+        mapping = _struct_to_python(value.struct_value, unknowns_kept, keep_unknowns)
         if any(sdk_rpc.is_rpc_secret(item) for item in mapping.values()):
             return sdk_rpc.wrap_rpc_secret(
                 {key: sdk_rpc.unwrap_rpc_secret(item) for key, item in mapping.items()}
             )
         return mapping
     if kind == "list_value":
-        items = [_value_to_python(item, keep_unknowns) for item in value.list_value.values]
+        items = [
+            _value_to_python(item, unknowns_kept, keep_unknowns) for item in value.list_value.values
+        ]
         if any(sdk_rpc.is_rpc_secret(item) for item in items):
             return sdk_rpc.wrap_rpc_secret([sdk_rpc.unwrap_rpc_secret(item) for item in items])
         return items
@@ -376,11 +377,7 @@ def secret_of_scalars_resolved(sdk_secret):
     def secret(value: Any) -> pulumi.Output:
         if type(value) not in _PLAIN_SCALARS:
             return sdk_secret(value)
-        data: asyncio.Future = asyncio.Future()
-        data.set_result(
-            sdk_output._OutputData(resources=set(), value=value, is_known=True, is_secret=True)
-        )
-        return pulumi.Output._from_data(data)
+        return resolved_output(value, secret=True)
 
     secret.__wrapped__ = sdk_secret
     return secret

@@ -180,6 +180,14 @@ def test_an_unknown_provider_goes_to_the_stock_method() -> None:
     _same(_call(stock.Check, request), _call(plain.Check, request))
 
 
+def test_a_value_with_no_kind_goes_to_the_stock_method() -> None:
+    stock, plain = _servicers()
+    news = _struct({"__provider": ECHO})
+    news.fields["unset"].CopyFrom(struct_pb2.Value())  # the SDK's reading refuses it
+    request = proto.CheckRequest(urn="urn:x", olds=_struct({"__provider": ECHO}), news=news)
+    _same(_call(stock.Check, request), _call(plain.Check, request))
+
+
 SUBACCOUNT_INPUTS = {
     "account_key": "acme",
     "environment": "production",

@@ -51,7 +51,9 @@ def plain_properties(struct: Any, unknown: str, make_unknown: Callable[[], Any])
             return mapping_of(value.struct_value)
         if kind == "list_value":
             return [value_of(item) for item in value.list_value.values]
-        return None  # null_value, or no kind at all (the SDK reads both as None)
+        if kind == "null_value":
+            return None
+        raise NotPlain("a value with no kind")  # the SDK's own reading refuses it: let it say so
 
     def mapping_of(inner: Any) -> dict:
         if _special_sig_key in inner.fields:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pulumi.runtime
 import pytest
 from pulumi.runtime.settings import SETTINGS
+from pulumi.runtime.sync_await import _ensure_event_loop
 
 from components import sdk_overhead
 
@@ -159,6 +160,13 @@ def _sdk_create_urn():
     return getattr(sdk_resource.create_urn, "__wrapped__", sdk_resource.create_urn)
 
 
+def _mock_stack() -> None:
+    # set_mocks registers the stack on the current event loop; an earlier test's
+    # asyncio.run may have left none (the file alone, or a -k selection, would fail).
+    _ensure_event_loop()
+    pulumi.runtime.set_mocks(_NoResources(), project="tlz", stack="prod", preview=True)
+
+
 async def _resolved(output: pulumi.Output) -> tuple[object, bool, bool, set]:
     data = await output._data
     return data.value, data.is_known, data.is_secret, data.resources
@@ -182,7 +190,7 @@ async def _resolved(output: pulumi.Output) -> tuple[object, bool, bool, set]:
 def test_a_urn_of_plain_strings_resolves_as_the_sdks_chain_does(args: tuple) -> None:
     sdk_create_urn = _sdk_create_urn()
     create_urn = sdk_overhead.resolved_urn_of_strings(sdk_create_urn)
-    pulumi.runtime.set_mocks(_NoResources(), project="tlz", stack="prod", preview=True)
+    _mock_stack()
 
     async def both():
         return await _resolved(create_urn(*args)), await _resolved(sdk_create_urn(*args))
@@ -201,7 +209,7 @@ def test_a_urn_with_an_output_part_goes_the_sdks_way() -> None:
         return sdk_create_urn(*args)
 
     create_urn = sdk_overhead.resolved_urn_of_strings(counted)
-    pulumi.runtime.set_mocks(_NoResources(), project="tlz", stack="prod", preview=True)
+    _mock_stack()
 
     async def resolve():
         secret_name = pulumi.Output.secret("acme")
