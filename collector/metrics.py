@@ -99,6 +99,9 @@ class Snapshot:
     known_accounts: int
     twilio_requests: dict[str, int]
     connections_cut_off: int = 0  # by the refusal budget (collector.gate), unread
+    # When it was taken (time.monotonic_ns): every count in it is a running total, so of two
+    # snapshots the later one holds all the earlier one does.
+    taken: int = field(default_factory=time.monotonic_ns)
 
 
 class DeliveryMetrics:

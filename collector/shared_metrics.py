@@ -67,6 +67,7 @@ from collector.metrics import (
     _use_case_label,
 )
 from collector.names import NameMap
+from collector.workers import MULTIPROC_DIR_ENV
 
 log = logging.getLogger("collector")
 
@@ -148,7 +149,7 @@ def code_label(code: str, labelled: frozenset[str]) -> str:
 
 def multiprocess_directory() -> Path | None:
     """The PROMETHEUS_MULTIPROC_DIR this process was started with, if any."""
-    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    path = os.environ.get(MULTIPROC_DIR_ENV)
     return Path(path) if path else None
 
 
@@ -170,6 +171,7 @@ class _Pushed:
     latency_total: float = 0.0
     cut_off: int = 0
     twilio: dict[str, int] = field(default_factory=dict)
+    taken: int = -1  # the synced snapshot's time (Snapshot.taken)
 
 
 class SharedMetrics:
@@ -244,8 +246,14 @@ class SharedMetrics:
     # --- syncing -------------------------------------------------------------------------
 
     def sync(self, snapshot: Snapshot) -> None:
-        """Add what changed since the previous sync (runs in a thread)."""
+        """Add what changed since the previous sync (runs in a thread). A snapshot older than
+        the last one synced is dropped: the timer's and a scrape's syncs run on threads of
+        their own, and pushing an older one's totals after a newer one's would count the gap
+        between them twice at the next sync."""
         with self._lock:
+            if snapshot.taken <= self._pushed.taken:
+                return
+            self._pushed.taken = snapshot.taken
             now = time.monotonic()
             if now - self._traffic_written_at >= TRAFFIC_INTERVAL_S:
                 self._traffic_written_at = now

@@ -80,6 +80,7 @@ def run_workers(factory: str, workers: int, options: dict[str, Any]) -> int:
     """Serve `factory` (an import string of an app factory) with `workers` processes until
     SIGINT/SIGTERM; every worker has stopped (and flushed) when this returns."""
     from uvicorn import Config
+    from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
     metrics_dir = tempfile.mkdtemp(prefix="collector-metrics-")
@@ -101,7 +102,12 @@ def run_workers(factory: str, workers: int, options: dict[str, Any]) -> int:
         with sock:
             # Multiprocess starts the workers, restarts one that dies, and on SIGINT/SIGTERM
             # sends each SIGTERM and waits for it.
-            Multiprocess(config, sockets=[sock]).run()
+            supervisor = Multiprocess(config, sockets=[sock])
+            supervisor.run()
+        # It also stops when a worker failed before serving (the app could not start, e.g. its
+        # database is unreachable): a failed run, as one process's `uvicorn.run` reports it.
+        if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+            return 1
         return 0
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)

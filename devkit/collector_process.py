@@ -71,14 +71,12 @@ def collector_process(
     workdir: Path,
     extra_args: tuple[str, ...] = (),
     port: int | None = None,
-    workers: int | None = 1,
+    workers: int = 1,
 ) -> Iterator[CollectorProcess]:
-    """`serve` on `port` (default: a free one) until the block ends, then SIGTERM. `workers`:
-    `--workers` (default 1: /healthz, which callers read, counts per process; None: the
-    collector's own default, one per core)."""
+    """`serve` with `workers` processes on `port` (default: a free one) until the block ends,
+    then SIGTERM."""
     port = port or free_port()
-    if workers is not None:
-        extra_args = ("--workers", str(workers), *extra_args)
+    extra_args = ("--workers", str(workers), *extra_args)
     log_path = workdir / "collector.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(

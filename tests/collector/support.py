@@ -136,3 +136,18 @@ def running_collector(config: CollectorConfig, **options: object) -> Iterator[Ru
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+def spawned_workers(pid: int) -> set[int]:
+    """Worker processes that uvicorn spawned (not multiprocessing's resource tracker)."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and b"spawn_main" in command:
+                children.add(int(entry.name))
+    return children

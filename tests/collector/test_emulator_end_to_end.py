@@ -27,6 +27,7 @@ from tests.collector.support import (
     free_port,
     message_sid,
     sign,
+    spawned_workers,
 )
 from tests.support.emulator_process import EmulatorProcess, running_emulator
 from twilio_access.client import build_client
@@ -324,7 +325,7 @@ def test_several_worker_processes_store_every_callback_once(
     database_url = f"sqlite:///{workdir / 'workers.db'}"
     parent = emulator.client()
     sub = _subaccount(parent, "e2e workers")  # listed by both workers when they start
-    with collector_process(database_url, env, workdir, ("--workers", "2")) as collector:
+    with collector_process(database_url, env, workdir, workers=2) as collector:
         sids = [
             parent.api.v2010.accounts(sub.sid)
             .messages.create(
@@ -347,23 +348,8 @@ def test_several_worker_processes_store_every_callback_once(
         deliveries = [d for sid in sids for d in emulator.callbacks(message_sid=sid)]
         assert {d["state"] for d in deliveries} == {"delivered"}
         # uvicorn's supervisor runs the two workers, each with a writer of its own.
-        assert len(_children(collector.process.pid)) == 2
-        assert collector.health()["pid"] in _children(collector.process.pid)
-
-
-def _children(pid: int) -> set[int]:
-    """Worker processes that uvicorn spawned (not multiprocessing's resource tracker)."""
-    children = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                command = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and b"spawn_main" in command:
-                children.add(int(entry.name))
-    return children
+        assert len(spawned_workers(collector.process.pid)) == 2
+        assert collector.health()["pid"] in spawned_workers(collector.process.pid)
 
 
 @pytest.mark.reliability

@@ -25,11 +25,13 @@ from collector.storage.schema import status_events
 from tests.collector.support import (
     CollectorProcess,
     callback_params,
+    collector_cli,
     collector_environment,
     collector_process,
     free_port,
     message_sid,
     sign,
+    spawned_workers,
 )
 from tests.support.emulator_process import EmulatorProcess, running_emulator
 from tests.support.waiting import wait_until
@@ -130,22 +132,6 @@ def _stored_sids(database_url: str) -> Counter[str]:
     return Counter(rows)
 
 
-def _workers_of(pid: int) -> set[int]:
-    """The worker processes uvicorn spawned (not multiprocessing's resource tracker)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and b"spawn_main" in command:
-            found.add(int(entry.name))
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -183,7 +169,7 @@ def test_metrics_cover_every_worker_and_every_answer_is_stored_once(
     env = collector_environment(emulator.url)
     args = ("--names", str(names), "--no-usage")
     with collector_process(database_url, env, tmp_path, args, workers=2) as collector:
-        workers = _workers_of(collector.process.pid)
+        workers = spawned_workers(collector.process.pid)
         assert len(workers) == 2
         # Each /healthz counts its own worker's answers; fresh connections reach either.
         seen: dict[int, int] = {}
@@ -262,7 +248,7 @@ def test_sigterm_stops_every_worker_after_its_last_commit(
     answered: dict[str, int] = {}
     stop = threading.Event()
     with collector_process(sqlite_url, env, tmp_path, ("--no-usage",), workers=2) as collector:
-        workers = _workers_of(collector.process.pid)
+        workers = spawned_workers(collector.process.pid)
         metrics_directory = _metrics_directory(next(iter(workers)))
         assert metrics_directory.is_dir()
         sender = threading.Thread(
@@ -292,7 +278,7 @@ def test_a_killed_supervisor_leaves_no_worker_and_loses_no_acknowledged_callback
     with collector_process(
         sqlite_url, env, tmp_path, ("--no-usage",), port=port, workers=2
     ) as collector:
-        workers = _workers_of(collector.process.pid)
+        workers = spawned_workers(collector.process.pid)
         assert len(workers) == 2
         sender = threading.Thread(
             target=_send, args=(collector, subaccount, 100_000, 8, answered, stop)
@@ -315,7 +301,7 @@ def test_a_killed_supervisor_leaves_no_worker_and_loses_no_acknowledged_callback
     # Nobody holds the port any more: a new collector starts on it at once.
     restart = collector_process(sqlite_url, env, tmp_path, ("--no-usage",), port=port, workers=2)
     with restart as again:
-        assert len(_workers_of(again.process.pid)) == 2
+        assert len(spawned_workers(again.process.pid)) == 2
 
 
 def test_every_worker_refuses_through_the_gate_each_with_its_own_budget(
@@ -350,3 +336,15 @@ def test_every_worker_refuses_through_the_gate_each_with_its_own_budget(
             return counted if counted == answers["cut off"] else None
 
         wait_until(cut_offs, 60, "both workers' cut-offs on /metrics")
+
+
+def test_workers_that_cannot_start_end_the_collector_with_a_failure() -> None:
+    # The database is unreachable: each worker's app fails before serving and uvicorn stops
+    # the supervisor; `serve` must then exit non-zero, as one process does, not 0.
+    unreachable = "postgresql://collector@127.0.0.1:1/delivery"
+    env = collector_environment("http://127.0.0.1:1")
+    served = collector_cli(
+        ["serve", "--port", str(free_port()), "--workers", "2", "--db", unreachable], env
+    )
+    assert served.returncode == 1, served.stderr[-2000:]
+    assert "Application startup failed" in served.stderr
