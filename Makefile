@@ -124,6 +124,13 @@ bench-policy-check: setup
 	$(VENV)/bin/python -m bench.policy_check --customers 100,200 --no-change --profile --catalog \
 		--timeline $(if $(BASELINE),--baseline $(BASELINE))
 
+# The floor of a no-change check and of a join (bench/preview_floor.py): a do-nothing program of
+# a 100-customer group's shape, previewed without a pack, with an empty one and with this one,
+# beside this project's check of a real group, ~6 minutes.
+.PHONY: bench-preview-floor
+bench-preview-floor: setup
+	$(VENV)/bin/python -m bench.preview_floor --customers 100 --repeat 2 --join
+
 # Existing accounts (README "Bring an existing account"): a read-only audit of the account the
 # credentials name (or of the emulator), and its benchmark at 3,000 subaccounts.
 .PHONY: audit bench-audit

@@ -65,6 +65,7 @@ class Joined:
     calls: int
     accounts: int  # Twilio accounts the operation's requests went to
     load: float
+    steps: dict[str, float]  # wall seconds of each fleet command, in order
 
 
 class Side:
@@ -160,12 +161,20 @@ class Side:
         """add-customer + changed + preview + up of the group, as one timed operation."""
         before = self.emulator.stats()
         sampler = CpuSampler().start()
-        group = self.fleet("add-customer", key, "--name", key.title()).strip()
-        changed = self.fleet("changed", "--base", "HEAD", "--json")
+        steps: dict[str, float] = {}
+
+        def timed(step: str, *args: str) -> str:
+            started = time.perf_counter()
+            output = self.fleet(step, *args)
+            steps[step] = time.perf_counter() - started
+            return output
+
+        group = timed("add-customer", key, "--name", key.title()).strip()
+        changed = timed("changed", "--base", "HEAD", "--json")
         matrix = json.loads(next(line for line in changed.splitlines() if line.startswith("{")))
         assert [entry["group"] for entry in matrix["include"]] == [group], matrix
-        previewed = self.fleet("preview", "--groups", group, *self.join_options("preview"))
-        updated = self.fleet("up", "--groups", group, *self.join_options("up"))
+        previewed = timed("preview", "--groups", group, *self.join_options("preview"))
+        updated = timed("up", "--groups", group, *self.join_options("up"))
         cpu = sampler.stop()
         targeted = [output for output in (previewed, updated) if "targeted:" in output]
         after = self.emulator.stats()
@@ -183,6 +192,7 @@ class Side:
             twilio_calls(after) - twilio_calls(before),
             len(accounts),
             load(),
+            steps,
         )
 
 
@@ -193,7 +203,9 @@ def row(joined: Joined) -> str:
     return (
         f"| {joined.side} | {joined.wall:.1f} | {cpu.engine:.1f} | {cpu.program:.1f} | "
         f"{cpu.provider:.1f} | {fleet_cpu:.1f} | {total:.1f} | {joined.calls} | "
-        f"{joined.accounts} | {joined.load:.1f} |"
+        f"{joined.accounts} | {joined.load:.1f} | "
+        + ", ".join(f"{step} {seconds:.1f}" for step, seconds in joined.steps.items())
+        + " |"
     )
 
 
@@ -214,8 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [
         f"| N={args.customers}, one group, {args.latency_ms:g} ms | wall s | engine CPU s | "
         "program CPU s | provider CPU s | fleet+pack CPU s | total CPU s | Twilio calls | "
-        "accounts asked | load |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "accounts asked | load | wall s per command |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     try:
         for side in sides:

@@ -131,9 +131,11 @@ class Measured:
 
     @property
     def plan(self) -> str:
-        """The preview's summary (`1602 unchanged`, `1 to update`, ...), one cell."""
+        """The run's summary (`1602 unchanged`, `1 to update`, `16 created`, ...), one cell."""
         found = re.findall(
-            r"^\s+[-+~]*\s*(\d+ (?:to \w+|unchanged))\s*$", self.output, re.MULTILINE
+            r"^\s+[-+~]*\s*(\d+ (?:to \w+|unchanged|created|updated|deleted|replaced))\s*$",
+            self.output,
+            re.MULTILINE,
         )
         return ", ".join(found) or "-"
 
