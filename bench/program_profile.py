@@ -1,4 +1,4 @@
-"""Where the program's CPU goes in a policy check's preview (README "Speed", fourth pass): the
+"""Where the program's CPU goes in a policy check's preview (bench/README.md, fourth pass): the
 program of an N-customer catalog group under cProfile (bench/profiled_main.py), once for a
 group that is all new and once, after `pulumi up` against the emulator, with nothing to change.
 

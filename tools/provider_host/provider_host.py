@@ -16,7 +16,7 @@ Pulumi's own `python -m pulumi.dynamic` (same servicer, same provider code, same
   program does the same, components/sdk_overhead.py). Every Check and Diff allocates a few
   hundred short-lived objects, and each older-generation pass walked every object of pulumi,
   grpc, twilio and pydantic again: about 9% of the host's CPU in a no-change check of a
-  100-customer group (README "Speed", fourth pass).
+  100-customer group (bench/README.md, "The policy check", fourth pass).
 - With `TLZ_PROVIDER_TRACE=<dir>` it records one JSON line per provider call (and, with
   `TLZ_PROVIDER_PROFILE=1`, a CPU profile): what the benchmark reads (call_recorder.py).
 - Check and Diff convert plain properties themselves instead of through the SDK's generic
