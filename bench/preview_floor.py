@@ -29,9 +29,10 @@ created once with `pulumi up`; then each variant previews it with no change, alt
 Every preview runs as `scripts/policy-check` runs its own: `--suppress-progress --parallel 64`,
 `PULUMI_SKIP_CHECKPOINTS`, `PULUMI_PARALLEL_DIFF`, `GOGC=400`, the same engine, language host
 and provider host. What the floor shows: the engine calls the pack twice per registration and
-the provider once per dynamic resource, in series (step_generator.go), so a check cannot be
-faster than the `floor, this pack` row, whatever the program does. CPU per role from /proc
-(bench/measure.py; the pack and the entry point's checks are `other`).
+the provider once per dynamic resource, in series (step_generator.go), so a check of as many
+registrations cannot be faster than the `floor, this pack` row, whatever the program does.
+Pulumi's automatic debug log stays on, as in a user's `make policy-check`. CPU per role from
+/proc (bench/measure.py; the pack and the entry point's checks are `other`).
 """
 
 from __future__ import annotations
