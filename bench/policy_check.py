@@ -140,6 +140,39 @@ class Measured:
         return ", ".join(found) or "-"
 
 
+def pulumi_env(checkout: Path, state: Path, **extra: str) -> dict[str, str]:
+    """The environment of a run of `checkout`'s engine, virtualenv and hosts, with a file
+    backend and Pulumi home under `state`; nothing of the caller's Pulumi or Twilio settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "TWILIO_"))}
+    env.update(
+        PATH=f"{checkout / '.bin'}:{checkout / '.venv' / 'bin'}:{env.get('PATH', '')}",
+        PULUMI_BACKEND_URL=f"file://{state / 'backend'}",
+        PULUMI_HOME=str(state / "home"),
+        PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
+        PULUMI_SKIP_UPDATE_CHECK="true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+        NO_COLOR="1",
+        **extra,
+    )
+    return env
+
+
+def measured_run(label: str, command: Sequence[str], cwd: Path, env: dict[str, str]) -> Measured:
+    """`command` run to its end, with the CPU of every process it started, by role."""
+    sampler = CpuSampler().start()
+    completed = subprocess.run(
+        list(command),
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=3600,
+    )
+    cpu = sampler.stop()
+    return Measured(label, completed.returncode, cpu, completed.stdout, os.getloadavg()[0])
+
+
 class Workspace:
     def __init__(
         self, root: Path, customers: int, baseline: Path | None = None, catalog: bool = False
@@ -157,35 +190,14 @@ class Workspace:
 
     def env(self, checkout: Path = ROOT) -> dict[str, str]:
         """The environment of a run of `checkout`'s engine, virtualenv and hosts."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "TWILIO_"))}
-        env.update(
-            PATH=f"{checkout / '.bin'}:{checkout / '.venv' / 'bin'}:{env.get('PATH', '')}",
-            PULUMI_BACKEND_URL=f"file://{self.state / 'backend'}",
-            PULUMI_HOME=str(self.state / "home"),
-            PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
-            PULUMI_SKIP_UPDATE_CHECK="true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-            TWILIO_EMULATOR_URL=self.emulator_url,
-            NO_COLOR="1",
-        )
-        return env
+        return pulumi_env(checkout, self.state, TWILIO_EMULATOR_URL=self.emulator_url)
 
     def run(
         self, label: str, command: Sequence[str], cwd: Path | None = None, **extra_env: str
     ) -> Measured:
         checkout = self.baseline if cwd and cwd == self.baseline_project else ROOT
-        sampler = CpuSampler().start()
-        completed = subprocess.run(
-            list(command),
-            cwd=cwd or self.project,
-            env={**self.env(checkout or ROOT), **extra_env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=3600,
-        )
-        cpu = sampler.stop()
-        return Measured(label, completed.returncode, cpu, completed.stdout, os.getloadavg()[0])
+        env = {**self.env(checkout or ROOT), **extra_env}
+        return measured_run(label, command, cwd or self.project, env)
 
     def pulumi(self, *args: str) -> list[str]:
         return ["pulumi", *args, "--stack", STACK, "--non-interactive"]

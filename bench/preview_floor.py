@@ -41,7 +41,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,17 +50,18 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.measure import CpuSampler
 from bench.policy_check import (
     Measured,
     Workspace,
     create_group,
+    measured_run,
+    pulumi_env,
     shipped,
 )
+from devkit.program import write_pulumi_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = "floor"
-PASSPHRASE = "twilio-landing-zone-bench"
 # The shape of bench/estate_shape.py's customer in the landing zone's program.
 COMPONENTS_PER_CUSTOMER = 4  # tenant, delivery tracking, two use cases' messaging
 DYNAMIC_PER_CUSTOMER = 12  # subaccount, default service, 2 keys, 2 services, 2 pools, 4 numbers
@@ -157,12 +157,7 @@ class Floor:
         )
         (self.project / "echo.py").write_text(PROVIDER)
         (self.project / "__main__.py").write_text(PROGRAM)
-        (self.project / "Pulumi.yaml").write_text(
-            "name: preview-floor\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
-            f"    virtualenv: {ROOT / '.venv'}\n"
-            "plugins:\n  providers:\n    - name: pulumi-python\n"
-            f"      path: {ROOT / 'tools' / 'provider_host'}\n"
-        )
+        write_pulumi_yaml(self.project, "preview-floor")
         self.empty_pack = root / "empty-pack"
         self.empty_pack.mkdir()
         (self.empty_pack / "PulumiPolicy.yaml").write_text("runtime: python\nversion: 0.1.0\n")
@@ -170,36 +165,18 @@ class Floor:
         (root / "backend").mkdir()
 
     def env(self, sdk: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "TWILIO_"))}
-        env.update(
-            PATH=f"{ROOT / '.bin'}:{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}",
-            PULUMI_BACKEND_URL=f"file://{self.root / 'backend'}",
-            PULUMI_HOME=str(self.root / "home"),
-            PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
-            PULUMI_SKIP_UPDATE_CHECK="true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+        return pulumi_env(
+            ROOT,
+            self.root,
             FLOOR_CUSTOMERS=str(self.customers),
             FLOOR_SDK=sdk,
             FLOOR_COMPONENTS=str(COMPONENTS_PER_CUSTOMER),
             FLOOR_DYNAMIC=str(DYNAMIC_PER_CUSTOMER),
-            NO_COLOR="1",
         )
-        return env
 
     def run(self, label: str, args: Sequence[str], sdk: str = "fast", **extra: str) -> Measured:
         command = ["pulumi", *args, "--stack", STACK, "--non-interactive"]
-        sampler = CpuSampler().start()
-        completed = subprocess.run(
-            command,
-            cwd=self.project,
-            env={**self.env(sdk), **extra},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=3600,
-        )
-        cpu = sampler.stop()
-        return Measured(label, completed.returncode, cpu, completed.stdout, os.getloadavg()[0])
+        return measured_run(label, command, self.project, {**self.env(sdk), **extra})
 
     def create(self) -> Measured:
         self.run("init", ["stack", "init", "--secrets-provider", "passphrase"])
